@@ -1,0 +1,31 @@
+/** Logging: pino everywhere (the collector hands the same instance to Fastify). */
+import { pino, type Logger, type LevelWithSilent } from 'pino';
+
+export type { Logger };
+
+export interface LogOptions {
+  level?: LevelWithSilent;
+  /** Name of the component, logged as `name` on every line. */
+  name?: string;
+  /** Where to write; defaults to stderr so stdout stays free for tables and JSON output. */
+  destination?: NodeJS.WritableStream | number;
+}
+
+export function createLogger(options: LogOptions = {}): Logger {
+  const dest = options.destination ?? 2;
+  const stream = typeof dest === 'number' ? pino.destination({ fd: dest, sync: true }) : dest;
+  return pino(
+    {
+      level: options.level ?? (process.env.JISHI_LOG_LEVEL as LevelWithSilent | undefined) ?? 'info',
+      ...(options.name ? { name: options.name } : {}),
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    stream,
+  );
+}
+
+/** A logger that drops everything, for tests and library use. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
