@@ -1,0 +1,33 @@
+/**
+ * The device catalog: every profile jishi ships, by id. Adding a device is adding its profile file
+ * and one line here; test/catalog checks walk this list.
+ */
+import type { DeviceProfile } from './profile.ts';
+import { sdm120 } from './eastron/sdm120.ts';
+
+const ALL: readonly DeviceProfile[] = [sdm120];
+
+/** Profile id -> profile. Ids are unique (checked at module load). */
+export const CATALOG: ReadonlyMap<string, DeviceProfile> = (() => {
+  const map = new Map<string, DeviceProfile>();
+  for (const p of ALL) {
+    if (map.has(p.id)) throw new Error(`duplicate device profile id "${p.id}"`);
+    map.set(p.id, Object.freeze(p));
+  }
+  return map;
+})();
+
+/** The profile with this catalog id (e.g. `eastron-sdm120`), or undefined. */
+export function getProfile(id: string): DeviceProfile | undefined {
+  return CATALOG.get(id);
+}
+
+/** Every profile, in catalog order. */
+export function listProfiles(): DeviceProfile[] {
+  return [...CATALOG.values()];
+}
+
+/** Every catalog id, in catalog order. */
+export function profileIds(): string[] {
+  return [...CATALOG.keys()];
+}

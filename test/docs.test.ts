@@ -1,0 +1,25 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ERRORS } from '../common/errors.ts';
+import { KNOWN_READING_FIELDS } from '../common/wire.ts';
+
+const read = (p: string): string => readFileSync(new URL(`../${p}`, import.meta.url), 'utf8');
+
+describe('docs stay in step with the code', () => {
+  it('docs/errors.md lists every error code with its HTTP status', () => {
+    const doc = read('docs/errors.md');
+    for (const [code, { status }] of Object.entries(ERRORS)) {
+      const row = doc.split('\n').find((l) => l.startsWith(`| \`${code}\``));
+      expect(row, code).toBeDefined();
+      // Device codes are agent-side only and have no HTTP status column.
+      if (!code.startsWith('JISHI_ERR_DEVICE')) expect(row).toContain(`| ${status} |`);
+    }
+  });
+
+  it('docs/metric-schema.md lists every known reading field with its unit', () => {
+    const doc = read('docs/metric-schema.md');
+    for (const [field, unit] of Object.entries(KNOWN_READING_FIELDS)) {
+      expect(doc, field).toContain(`| \`${field}\` | ${unit} |`);
+    }
+  });
+});
