@@ -8,7 +8,8 @@ export type RegisterType = 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32' |
 /**
  * Byte order of multi-register values, naming the bytes of the value from most significant (A):
  * ABCD big-endian, DCBA little-endian, BADC byte-swapped, CDAB word-swapped.
- * For 64-bit values the same pattern applies per 32-bit half with the halves in the same order.
+ * For float64 (bytes A..H): ABCD = big-endian, DCBA = all 8 bytes reversed, BADC = bytes swapped
+ * within each register, CDAB = the order of the four registers reversed.
  */
 export type ByteOrder = 'ABCD' | 'DCBA' | 'BADC' | 'CDAB';
 /** 3 = read holding registers, 4 = read input registers. */

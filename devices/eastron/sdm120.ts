@@ -14,8 +14,8 @@ export const sdm120: ModbusProfile = {
   model: 'SDM120-Modbus',
   description: 'Single-phase DIN-rail energy meter, RS-485 Modbus RTU (TCP through a gateway)',
   source:
-    'Eastron SDM120-Modbus protocol document (input register map, 0-based offsets); cross-checked with ' +
-    'open-source drivers (evcc, SDM_Energy_Meter). See ../shared/DEVICES.md.',
+    'Eastron SDM120-Modbus protocol document, input register map (0-based offsets), as collected in ' +
+    'shared/DEVICES.md. Total kWh (0x0156) is left out: energy_kwh is the import counter.',
   transports: ['modbus-tcp', 'modbus-rtu'],
   defaults: { unit: 1, baud: 2400 },
   fields: [
@@ -28,6 +28,5 @@ export const sdm120: ModbusProfile = {
     f32('frequency_hz', 0x0046, 'Hz'),
     f32('energy_kwh', 0x0048, 'kWh'),
     f32('energy_export_kwh', 0x004a, 'kWh'),
-    f32('energy_total_kwh', 0x0156, 'kWh'),
   ],
 };
