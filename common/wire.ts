@@ -23,7 +23,9 @@ export const Id = Type.String({ pattern: IdPattern, minLength: 1, maxLength: 64 
  * Reading field names: snake_case ending in a unit (`power_w`, `energy_kwh`), see docs/metric-schema.md.
  * The set is open so new device fields need no protocol change; the metric schema doc lists the known ones.
  */
-export const ReadingFieldPattern = '^[a-z][a-z0-9_]{0,62}$';
+export const ReadingFieldPattern = '^(?!(?:status|error|time)$)[a-z][a-z0-9_]{0,62}$';
+/** Names a reading field may not take: they are the sample's string fields and InfluxDB's time column. */
+export const RESERVED_READING_NAMES: readonly string[] = ['status', 'error', 'time'];
 
 /** Well-known reading fields and their units. Drivers should use these names where they apply. */
 export const KNOWN_READING_FIELDS = {
@@ -42,6 +44,7 @@ export type KnownReadingField = keyof typeof KNOWN_READING_FIELDS;
 
 export const Readings = Type.Record(Type.String({ pattern: ReadingFieldPattern }), Type.Number(), {
   maxProperties: 64,
+  additionalProperties: false,
   description: 'Decoded readings, field name -> number. Units are in the names.',
 });
 export type Readings = Static<typeof Readings>;

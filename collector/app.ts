@@ -1,0 +1,74 @@
+/**
+ * The collector's HTTP app factory: builds a Fastify instance with the routes, the store decorated on it and
+ * one error handler; it does not listen (server.ts does; tests use app.inject()).
+ */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { systemClock, type Clock } from '../common/clock.ts';
+import { silentLogger, type Logger } from '../common/log.ts';
+import { installErrorHandlers } from './http/errors.ts';
+import { createLivePolicy, DEFAULT_MAX_GAP_MS, DEFAULT_THRESHOLDS, type InstrumentSettings, type LiveThresholds } from './live-state.ts';
+import { registerHealthRoute } from './routes/health.ts';
+import { registerIngestRoute, type IngestEvent } from './routes/ingest.ts';
+import { registerInstrumentsRoute } from './routes/instruments.ts';
+import type { Store } from './store/store.ts';
+
+export type { IngestEvent };
+
+/** The collector app's Fastify type (TypeBox type provider). */
+export type CollectorApp = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The collector's store (decorated by buildApp). */
+    store: Store;
+  }
+}
+
+/** Largest request body accepted (4 MiB): a full batch of 5000 samples with all known fields fits. */
+export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
+
+export interface BuildAppOptions {
+  store: Store;
+  /** Close the store when the app closes (default false: the caller owns it). */
+  ownsStore?: boolean;
+  clock?: Clock;
+  /** Logger handed to Fastify (default: silent). Per-request lines are off; ingest logs at debug. */
+  logger?: Logger;
+  /** Request body limit in bytes (default DEFAULT_BODY_LIMIT). */
+  bodyLimit?: number;
+  /** Per-instrument names and live-state thresholds (the collector config's `instruments`). */
+  instruments?: readonly InstrumentSettings[];
+  /** Thresholds of instruments without their own (default DEFAULT_THRESHOLDS: off < 10 W, active >= 400 W). */
+  defaultThresholds?: LiveThresholds;
+  /** No sample for longer than this (ms) and an instrument is `unknown` (default 15 min). */
+  maxGapMs?: number;
+  /** Called after every stored ingest (also duplicates), synchronously; a throw is logged, never answered. */
+  onIngest?: (event: IngestEvent) => void;
+}
+
+export function buildApp(options: BuildAppOptions): CollectorApp {
+  const clock = options.clock ?? systemClock;
+  const maxGapMs = options.maxGapMs ?? DEFAULT_MAX_GAP_MS;
+  const instruments = options.instruments ?? [];
+  const app: CollectorApp = Fastify({
+    loggerInstance: (options.logger ?? silentLogger()) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    // The wire protocol is strict: no type coercion, no silent removal of unknown properties.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // JSON only: without a text/plain parser, other content types get 415.
+  app.removeContentTypeParser('text/plain');
+  app.decorate('store', options.store);
+  if (options.ownsStore === true) app.addHook('onClose', async () => options.store.close());
+  installErrorHandlers(app);
+
+  const live = createLivePolicy({ instruments, defaults: options.defaultThresholds ?? DEFAULT_THRESHOLDS, maxGapMs });
+  registerHealthRoute(app, clock);
+  registerIngestRoute(app, { clock, live, ...(options.onIngest ? { onIngest: options.onIngest } : {}) });
+  registerInstrumentsRoute(app, { clock, maxGapMs, instruments });
+  return app;
+}

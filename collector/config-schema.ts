@@ -1,0 +1,98 @@
+/**
+ * The collector config file schema (YAML, validated with TypeBox). This is the file as written;
+ * collector/config.ts turns it into the resolved, typed CollectorConfig.
+ *
+ * ```yaml
+ * listen:
+ *   host: 127.0.0.1        # default 127.0.0.1
+ *   port: 8080             # default 8080; 0 picks a free port
+ * data_dir: ./jishi-data   # default ./jishi-data, relative to this file; the store is <data_dir>/jishi.sqlite
+ * influx:                  # optional: forward readings to InfluxDB 1.x
+ *   url: http://127.0.0.1:8086
+ *   database: jishi        # default jishi
+ *   username: jishi        # optional
+ *   password: secret       # optional
+ * agents:                  # who may send data; `jishi token <agent-id>` prints an entry
+ *   - id: lab-pc-1
+ *     token_sha256: 3f0c...  # sha256 of the agent's bearer token, 64 hex digits
+ * instruments:             # optional: names and live-state thresholds
+ *   - id: FCM-2019-001
+ *     name: 流式细胞仪 BD FACSCanto II
+ *     off_w: 20            # below: off (default 10)
+ *     active_w: 300        # at or above: active (default 400); between: standby
+ * max_gap_s: 900           # no sample for longer and the state is unknown (default 900)
+ * log_level: info          # fatal, error, warn, info, debug, trace, silent (default info)
+ * ```
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { IdPattern } from '../common/wire.ts';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Defaults of every optional setting. */
+export const COLLECTOR_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8080,
+  data_dir: './jishi-data',
+  influx_database: 'jishi',
+  off_w: 10,
+  active_w: 400,
+  max_gap_s: 900,
+  log_level: 'info',
+} as const;
+
+/** File name of the store inside data_dir. */
+export const STORE_FILE = 'jishi.sqlite';
+
+const id = (description: string) => Type.String({ pattern: IdPattern, minLength: 1, maxLength: 64, description });
+const watts = (description: string) => Type.Number({ minimum: 0, maximum: 1_000_000, description });
+
+export const AgentEntrySchema = Type.Object(
+  {
+    id: id('Agent id (agent.id in the agent config)'),
+    token_sha256: Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'sha256 of the bearer token, 64 hex digits' }),
+  },
+  { additionalProperties: false },
+);
+
+export const CollectorInstrumentSchema = Type.Object(
+  {
+    id: id('Instrument id, usually the asset number'),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'Display name' })),
+    off_w: Type.Optional(watts('Below this power the instrument is off')),
+    active_w: Type.Optional(watts('At or above this power the instrument is active; between off_w and it, standby')),
+  },
+  { additionalProperties: false },
+);
+
+export const InfluxSchema = Type.Object(
+  {
+    url: Type.String({ minLength: 1, description: 'InfluxDB 1.x base URL, e.g. http://127.0.0.1:8086' }),
+    database: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$', description: 'Database (default jishi)' })),
+    username: Type.Optional(Type.String({ minLength: 1 })),
+    password: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+export const CollectorConfigSchema = Type.Object(
+  {
+    listen: Type.Optional(
+      Type.Object(
+        {
+          host: Type.Optional(Type.String({ minLength: 1, description: 'Listen address (default 127.0.0.1)' })),
+          port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: 'Listen port (default 8080, 0 = any free port)' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    data_dir: Type.Optional(Type.String({ minLength: 1, description: 'Data directory, relative to the config file' })),
+    influx: Type.Optional(InfluxSchema),
+    agents: Type.Optional(Type.Array(AgentEntrySchema)),
+    instruments: Type.Optional(Type.Array(CollectorInstrumentSchema)),
+    max_gap_s: Type.Optional(Type.Number({ minimum: 1, maximum: 86_400, description: 'Seconds without a sample before the state is unknown' })),
+    log_level: Type.Optional(Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)))),
+  },
+  { additionalProperties: false },
+);
+export type CollectorConfigFile = Static<typeof CollectorConfigSchema>;

@@ -1,0 +1,262 @@
+/**
+ * Forwards readings from the store to InfluxDB 1.x, in insertion order, from a durable cursor.
+ *
+ * The store is the system of record: the cursor (`influx` by default) advances only after InfluxDB accepted a
+ * write, so an InfluxDB outage loses nothing; the forwarder retries with capped exponential backoff and
+ * catches up in order. InfluxDB writes are idempotent (same series and time overwrite), so a batch re-sent after
+ * a crash between write and cursor update is harmless. A point InfluxDB rejects as malformed (HTTP 400) is
+ * isolated, logged, counted in `skipped` and passed over, so one bad reading cannot stall forwarding.
+ */
+import { InfluxDB, type IPoint } from 'influx';
+import { sleep, systemClock, type Clock, type TimerHandle } from '../../common/clock.ts';
+import { silentLogger, type Logger } from '../../common/log.ts';
+import type { Store } from '../store/store.ts';
+import { readingToPoint } from './points.ts';
+
+export const DEFAULT_FORWARDER_CURSOR = 'influx';
+
+export interface InfluxForwarderOptions {
+  store: Store;
+  /** Base URL, e.g. `http://127.0.0.1:8086` (a URL without a port means 80/443). */
+  url: string;
+  database: string;
+  username?: string;
+  password?: string;
+  clock?: Clock;
+  logger?: Logger;
+  /** Readings per write (default 5000). */
+  batchSize?: number;
+  /** How long to wait when there is nothing to forward, unless woken (default 1000 ms). */
+  intervalMs?: number;
+  /** First retry delay after a failure (default 1000 ms), doubling up to retryMaxMs (default 60 000 ms). */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  /** HTTP request timeout (default 10 000 ms). */
+  requestTimeoutMs?: number;
+  /** Store cursor name (default `influx`). */
+  cursorName?: string;
+}
+
+export interface ForwarderStatus {
+  /** Readings in the store not yet forwarded. */
+  pending: number;
+  /** Message of the last failure; null after a success. */
+  lastError: string | null;
+  /** Collector clock of the last successful write. */
+  lastSuccessAt: number | null;
+  /** Readings forwarded by this forwarder since it was created (skipped ones excluded). */
+  forwarded: number;
+  /** Readings InfluxDB rejected as malformed and that were passed over. */
+  skipped: number;
+}
+
+export interface InfluxForwarder {
+  /** Starts the forwarding loop (no-op when running). */
+  start(): void;
+  /** Stops the loop, waiting for an in-flight write to finish. */
+  stop(): Promise<void>;
+  /** New readings are in the store: forward now instead of at the next interval (does not cut a retry delay short). */
+  wake(): void;
+  status(): ForwarderStatus;
+}
+
+/** The influx package's pool would disable the host for its own backoff; the forwarder does its own. */
+const NO_POOL_BACKOFF = {
+  getDelay: () => 0,
+  next() {
+    return this;
+  },
+  reset() {
+    return this;
+  },
+};
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return err.message || (err as NodeJS.ErrnoException).code || err.name;
+  return String(err);
+}
+
+/** True when InfluxDB refused the data itself (HTTP 400): retrying the same points cannot succeed. */
+function isRejected(err: unknown): boolean {
+  // The influx package's RequestError (not exported) carries the response as `res`.
+  const res = (err as { res?: { statusCode?: number } } | null)?.res;
+  return res?.statusCode === 400;
+}
+
+export function createInfluxForwarder(options: InfluxForwarderOptions): InfluxForwarder {
+  const { store, database } = options;
+  const clock = options.clock ?? systemClock;
+  const log = options.logger ?? silentLogger();
+  const batchSize = options.batchSize ?? 5000;
+  const intervalMs = options.intervalMs ?? 1000;
+  const retryBaseMs = options.retryBaseMs ?? 1000;
+  const retryMaxMs = options.retryMaxMs ?? 60_000;
+  const cursorName = options.cursorName ?? DEFAULT_FORWARDER_CURSOR;
+
+  const url = new URL(options.url);
+  const protocol = url.protocol === 'https:' ? 'https' : 'http';
+  const influx = new InfluxDB({
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port === '' ? (protocol === 'https' ? 443 : 80) : Number(url.port),
+    protocol,
+    ...(url.pathname !== '/' ? { path: url.pathname.replace(/\/+$/, '') } : {}),
+    database,
+    ...(options.username !== undefined ? { username: options.username } : {}),
+    ...(options.password !== undefined ? { password: options.password } : {}),
+    pool: { maxRetries: 0, requestTimeout: options.requestTimeoutMs ?? 10_000, backoff: NO_POOL_BACKOFF },
+  });
+  const target = `${protocol}://${url.host}${url.pathname === '/' ? '' : url.pathname} database ${database}`;
+
+  let running = false;
+  let loop: Promise<void> | undefined;
+  let abort = new AbortController();
+  let wakePending = false;
+  let wakeIdle: (() => void) | undefined;
+  let databaseReady = false;
+  let lastError: string | null = null;
+  let lastSuccessAt: number | null = null;
+  let forwarded = 0;
+  let skipped = 0;
+  let lastPending = 0;
+
+  const write = (points: IPoint[]): Promise<void> => influx.writePoints(points, { precision: 'ms', database });
+
+  async function ensureDatabase(): Promise<void> {
+    if (databaseReady) return;
+    const names = await influx.getDatabaseNames();
+    if (!names.includes(database)) {
+      await influx.createDatabase(database);
+      log.info({ target }, 'created InfluxDB database');
+    }
+    databaseReady = true;
+  }
+
+  /** Writes the points; when InfluxDB rejects the batch, writes them one by one and passes over the bad ones. */
+  async function writeIsolating(points: { id: number; point: IPoint }[]): Promise<number> {
+    try {
+      await write(points.map((p) => p.point));
+      return 0;
+    } catch (err) {
+      if (!isRejected(err)) throw err;
+      log.warn({ target, err: describe(err) }, 'InfluxDB rejected a batch; writing its points one by one');
+    }
+    let bad = 0;
+    for (const p of points) {
+      try {
+        await write([p.point]);
+      } catch (err) {
+        if (!isRejected(err)) throw err;
+        bad++;
+        log.error({ target, reading_id: p.id, err: describe(err) }, 'InfluxDB rejected a reading; it stays in the store only');
+      }
+    }
+    return bad;
+  }
+
+  /** Forwards one batch; returns true when more readings are waiting. */
+  async function forwardOnce(): Promise<boolean> {
+    await ensureDatabase();
+    const readings = store.readingsAfter(store.getCursor(cursorName), batchSize);
+    if (readings.length === 0) return false;
+    const points: { id: number; point: IPoint }[] = [];
+    let empty = 0;
+    for (const r of readings) {
+      const { point, dropped } = readingToPoint(r);
+      if (dropped.length > 0) {
+        log.warn({ reading_id: r.id, instrument_id: r.instrument_id, fields: dropped }, 'reading fields with reserved names not forwarded');
+      }
+      if (point) points.push({ id: r.id, point });
+      else empty++;
+    }
+    const bad = points.length > 0 ? await writeIsolating(points) : 0;
+    store.setCursor(cursorName, readings[readings.length - 1]!.id);
+    forwarded += points.length - bad;
+    skipped += bad + empty;
+    lastSuccessAt = clock.now();
+    log.debug({ target, points: points.length - bad, cursor: readings[readings.length - 1]!.id }, 'forwarded readings');
+    return readings.length === batchSize;
+  }
+
+  /** Waits `ms`, or less when woken or stopped. */
+  function idle(ms: number): Promise<void> {
+    if (wakePending) {
+      wakePending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      let handle: TimerHandle | undefined;
+      const done = (): void => {
+        if (handle !== undefined) clock.clearTimeout(handle);
+        abort.signal.removeEventListener('abort', done);
+        wakeIdle = undefined;
+        resolve();
+      };
+      handle = clock.setTimeout(done, ms);
+      abort.signal.addEventListener('abort', done, { once: true });
+      wakeIdle = done;
+    });
+  }
+
+  async function run(): Promise<void> {
+    let failures = 0;
+    while (running) {
+      try {
+        const more = await forwardOnce();
+        if (failures > 0) log.info({ target, failures }, 'InfluxDB reachable again; forwarding resumed');
+        failures = 0;
+        lastError = null;
+        if (!more) await idle(intervalMs);
+      } catch (err) {
+        if (!running) break;
+        failures++;
+        databaseReady = false; // the server may have come back empty: check the database again
+        lastError = describe(err);
+        const delay = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.min(failures - 1, 30));
+        const message = 'forwarding to InfluxDB failed; readings stay in the store and will be retried';
+        if (failures === 1) log.warn({ target, err: lastError, retry_in_ms: delay }, message);
+        else log.debug({ target, err: lastError, failures, retry_in_ms: delay }, message);
+        try {
+          await sleep(clock, delay, abort.signal);
+        } catch {
+          break; // stopped
+        }
+      }
+    }
+  }
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      abort = new AbortController();
+      loop = run().catch((err: unknown) => {
+        log.error({ err }, 'InfluxDB forwarder stopped by an unexpected error');
+        running = false;
+      });
+      log.info({ target }, 'InfluxDB forwarder started');
+    },
+    async stop() {
+      if (!running) {
+        await loop;
+        return;
+      }
+      running = false;
+      abort.abort(new Error('forwarder stopped'));
+      await loop;
+      loop = undefined;
+      log.info({ target, forwarded }, 'InfluxDB forwarder stopped');
+    },
+    wake() {
+      if (wakeIdle) wakeIdle();
+      else wakePending = true;
+    },
+    status() {
+      try {
+        lastPending = store.pendingCount(cursorName);
+      } catch {
+        // Store closed or failing: report the last count we had.
+      }
+      return { pending: lastPending, lastError, lastSuccessAt, forwarded, skipped };
+    },
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * Runs a collector from a resolved config: opens the store in data_dir, registers the configured agents,
+ * builds the app, listens, and starts the InfluxDB forwarder when influx is configured.
+ * The process entry point (CLI) and the demo both use this; tests may too (port 0).
+ */
+import { mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { systemClock, type Clock } from '../common/clock.ts';
+import { createLogger, type Logger } from '../common/log.ts';
+import { buildApp, type CollectorApp, type IngestEvent } from './app.ts';
+import type { CollectorConfig } from './config.ts';
+import { createInfluxForwarder, type InfluxForwarder } from './influx/forwarder.ts';
+import { openSqliteStore } from './store/sqlite-store.ts';
+import type { Store } from './store/store.ts';
+
+export interface StartCollectorOptions {
+  clock?: Clock;
+  /** Default: a pino logger on stderr at config.logLevel, named `collector`. */
+  logger?: Logger;
+  /** Called after every stored ingest (after the forwarder was woken). */
+  onIngest?: (event: IngestEvent) => void;
+}
+
+export interface RunningCollector {
+  /** Base URL it listens on, with the real port (e.g. `http://127.0.0.1:41234`). */
+  url: string;
+  app: CollectorApp;
+  store: Store;
+  forwarder?: InfluxForwarder;
+  /** Stops the forwarder, closes the HTTP server and then the store. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+function formatUrl(address: AddressInfo): string {
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}`;
+}
+
+export async function startCollector(config: CollectorConfig, options: StartCollectorOptions = {}): Promise<RunningCollector> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger({ level: config.logLevel, name: 'collector' });
+  mkdirSync(config.dataDir, { recursive: true });
+  const store = openSqliteStore(config.storePath);
+  let forwarder: InfluxForwarder | undefined;
+  let app: CollectorApp | undefined;
+  try {
+    const removed = store.removeAgentsExcept(config.agents.map((a) => a.id));
+    if (removed.length > 0) logger.info({ agents: removed }, 'agents no longer in the config were removed');
+    for (const a of config.agents) store.upsertAgent(a.id, a.tokenSha256);
+    if (config.agents.length === 0) logger.warn('no agents configured: every ingest will be refused (401)');
+
+    if (config.influx) {
+      forwarder = createInfluxForwarder({
+        store,
+        url: config.influx.url,
+        database: config.influx.database,
+        ...(config.influx.username !== undefined ? { username: config.influx.username } : {}),
+        ...(config.influx.password !== undefined ? { password: config.influx.password } : {}),
+        clock,
+        logger: logger.child({ component: 'influx-forwarder' }),
+      });
+    }
+    const fwd = forwarder;
+    app = buildApp({
+      store,
+      ownsStore: true,
+      clock,
+      logger,
+      instruments: config.instruments,
+      maxGapMs: config.maxGapMs,
+      onIngest: (event) => {
+        if (event.accepted > 0) fwd?.wake();
+        options.onIngest?.(event);
+      },
+    });
+    await app.listen({ host: config.listen.host, port: config.listen.port });
+  } catch (err) {
+    if (app) await app.close();
+    store.close();
+    throw err;
+  }
+  const url = formatUrl(app.server.address() as AddressInfo);
+  forwarder?.start();
+  logger.info({ url, store: config.storePath, influx: config.influx?.url ?? null }, 'collector listening');
+
+  let closing: Promise<void> | undefined;
+  const running: RunningCollector = {
+    url,
+    app,
+    store,
+    close() {
+      closing ??= (async () => {
+        await forwarder?.stop();
+        await running.app.close();
+        logger.info('collector stopped');
+      })();
+      return closing;
+    },
+  };
+  if (forwarder) running.forwarder = forwarder;
+  return running;
+}

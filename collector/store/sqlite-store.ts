@@ -1,0 +1,281 @@
+/**
+ * The collector's SQLite store (better-sqlite3), the system of record.
+ *
+ * Durability: WAL journal with `synchronous = NORMAL`. A committed ingest survives a crash of the collector
+ * process; after a power loss or OS crash the last few committed transactions may be rolled back (the file is
+ * never corrupted). Agents keep a batch in their outbox until it is acknowledged, so that window only matters
+ * when the machine loses power right after an ack. Pass `synchronous: 'FULL'` to close it at the cost of an
+ * fsync per batch.
+ */
+import Database from 'better-sqlite3';
+import { JishiError } from '../../common/errors.ts';
+import type { IngestBatch, InstrumentState, InstrumentView, Readings, Sample } from '../../common/wire.ts';
+import { migrate, READING_COLUMNS } from './migrations.ts';
+import type { IngestResult, LivePolicy, StateChange, Store, StoredReading } from './store.ts';
+
+export interface SqliteStoreOptions {
+  /** `NORMAL` (default) or `FULL`; see the module comment. */
+  synchronous?: 'NORMAL' | 'FULL';
+  /** How long a write waits for another connection's lock before failing (ms, default 2000). Blocks the event loop. */
+  busyTimeoutMs?: number;
+}
+
+interface ReadingRow {
+  id: number;
+  instrument_id: string;
+  agent_id: string;
+  ts: number;
+  extra: string | null;
+  status: string | null;
+  error: string | null;
+  received_at: number;
+  [column: string]: unknown;
+}
+
+interface InstrumentRow {
+  id: string;
+  agent_id: string | null;
+  name: string | null;
+  first_seen: number | null;
+  last_seen: number | null;
+  last_reading_id: number | null;
+  state: InstrumentState;
+  state_since: number | null;
+}
+
+const COLUMN_SET: ReadonlySet<string> = new Set(READING_COLUMNS);
+const READING_SELECT = `r.id, r.instrument_id, r.agent_id, r.ts, ${READING_COLUMNS.map((c) => `r.${c}`).join(', ')},
+  r.extra, r.status, r.error, r.received_at`;
+
+function readingsOf(row: ReadingRow): Readings {
+  const readings: Readings = {};
+  for (const c of READING_COLUMNS) {
+    const v = row[c];
+    if (typeof v === 'number') readings[c] = v;
+  }
+  if (row.extra !== null) Object.assign(readings, JSON.parse(row.extra) as Readings);
+  return readings;
+}
+
+function storedReading(row: ReadingRow): StoredReading {
+  return {
+    id: row.id,
+    instrument_id: row.instrument_id,
+    agent_id: row.agent_id,
+    ts: row.ts,
+    readings: readingsOf(row),
+    ...(row.status !== null ? { status: row.status } : {}),
+    ...(row.error !== null ? { error: row.error } : {}),
+    received_at: row.received_at,
+  };
+}
+
+function readingParams(sample: Sample, agentId: string, receivedAt: number): Record<string, unknown> {
+  const params: Record<string, unknown> = {
+    instrument_id: sample.instrument_id,
+    agent_id: agentId,
+    ts: sample.ts,
+    status: sample.status ?? null,
+    error: sample.error ?? null,
+    received_at: receivedAt,
+  };
+  for (const c of READING_COLUMNS) params[c] = null;
+  let extra: Readings | undefined;
+  for (const [field, value] of Object.entries(sample.readings)) {
+    if (COLUMN_SET.has(field)) params[field] = value;
+    else (extra ??= {})[field] = value;
+  }
+  params.extra = extra === undefined ? null : JSON.stringify(extra);
+  return params;
+}
+
+/** True for failures of the database itself (I/O, full disk, lock timeout, closed handle), not for bugs. */
+function isStoreFailure(db: Database.Database, err: unknown): boolean {
+  return err instanceof Database.SqliteError || !db.open;
+}
+
+/** Opens (creating and migrating when needed) a store file, or an in-memory store for tests. */
+export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): Store {
+  const db = new Database(path);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
+    db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 2000))}`);
+    migrate(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+
+  const st = {
+    deleteTokenElsewhere: db.prepare('DELETE FROM agents WHERE token_sha256 = ? AND id <> ?'),
+    upsertAgent: db.prepare(
+      'INSERT INTO agents (id, token_sha256) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET token_sha256 = excluded.token_sha256',
+    ),
+    agentIds: db.prepare('SELECT id FROM agents').pluck(),
+    deleteAgent: db.prepare('DELETE FROM agents WHERE id = ?'),
+    agentForToken: db.prepare('SELECT id FROM agents WHERE token_sha256 = ?').pluck(),
+    insertBatch: db.prepare(
+      `INSERT INTO batches (agent_id, batch_id, seq, sent_at, received_at, samples) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT DO NOTHING`,
+    ),
+    insertReading: db.prepare(
+      `INSERT INTO readings (instrument_id, agent_id, ts, ${READING_COLUMNS.join(', ')}, extra, status, error, received_at)
+       VALUES (@instrument_id, @agent_id, @ts, ${READING_COLUMNS.map((c) => `@${c}`).join(', ')}, @extra, @status, @error, @received_at)`,
+    ),
+    getInstrument: db.prepare('SELECT * FROM instruments WHERE id = ?'),
+    insertInstrument: db.prepare(
+      `INSERT INTO instruments (id, agent_id, name, first_seen, last_seen, last_reading_id, state, state_since)
+       VALUES (@id, @agent_id, NULL, @first_seen, @last_seen, @last_reading_id, @state, @state_since)`,
+    ),
+    updateInstrument: db.prepare(
+      `UPDATE instruments SET agent_id = @agent_id, first_seen = @first_seen, last_seen = @last_seen,
+         last_reading_id = @last_reading_id, state = @state, state_since = @state_since WHERE id = @id`,
+    ),
+    listInstruments: db.prepare(
+      `SELECT i.id AS i_id, i.agent_id AS i_agent_id, i.name AS i_name, i.last_seen AS i_last_seen, i.state AS i_state,
+         i.state_since AS i_state_since, ${READING_SELECT}
+       FROM instruments i LEFT JOIN readings r ON r.id = i.last_reading_id ORDER BY i.id`,
+    ),
+    readingsAfter: db.prepare(`SELECT ${READING_SELECT} FROM readings r WHERE r.id > ? ORDER BY r.id LIMIT ?`),
+    getCursor: db.prepare('SELECT value FROM cursors WHERE name = ?').pluck(),
+    setCursor: db.prepare(
+      'INSERT INTO cursors (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
+    ),
+    pending: db.prepare(
+      'SELECT count(*) FROM readings WHERE id > coalesce((SELECT value FROM cursors WHERE name = ?), 0)',
+    ).pluck(),
+    ping: db.prepare('SELECT 1').pluck(),
+  };
+
+  const ingestTx = db.transaction((batch: IngestBatch, receivedAt: number, live: LivePolicy): IngestResult => {
+    const inserted = st.insertBatch.run(
+      batch.agent_id,
+      batch.batch_id,
+      batch.seq,
+      batch.sent_at,
+      receivedAt,
+      batch.samples.length,
+    );
+    if (inserted.changes === 0) return { accepted: 0, duplicate: true, changes: [] };
+
+    const perInstrument = new Map<string, { sample: Sample; readingId: number }[]>();
+    for (const sample of batch.samples) {
+      const readingId = Number(st.insertReading.run(readingParams(sample, batch.agent_id, receivedAt)).lastInsertRowid);
+      let list = perInstrument.get(sample.instrument_id);
+      if (list === undefined) perInstrument.set(sample.instrument_id, (list = []));
+      list.push({ sample, readingId });
+    }
+
+    const changes: StateChange[] = [];
+    for (const [instrumentId, entries] of perInstrument) {
+      const row = st.getInstrument.get(instrumentId) as InstrumentRow | undefined;
+      let firstSeen = row?.first_seen ?? null;
+      let lastSeen = row?.last_seen ?? null;
+      let lastReadingId = row?.last_reading_id ?? null;
+      let agentId = row?.agent_id ?? batch.agent_id;
+      let state: InstrumentState = row?.state ?? 'unknown';
+      let stateSince = row?.state_since ?? null;
+      // Stable sort: samples with equal ts keep batch order, the later one wins.
+      const ordered = [...entries].sort((a, b) => a.sample.ts - b.sample.ts);
+      for (const { sample, readingId } of ordered) {
+        if (firstSeen === null || sample.ts < firstSeen) firstSeen = sample.ts;
+        if (lastSeen !== null && sample.ts < lastSeen) continue; // late sample: stored, not live
+        const next = live.classify(instrumentId, sample);
+        let from = state;
+        let since = stateSince;
+        if (lastSeen !== null && sample.ts - lastSeen > live.maxGapMs) {
+          from = 'unknown';
+          since = lastSeen + live.maxGapMs;
+        }
+        if (lastSeen === null) since = sample.ts;
+        if (next !== from) {
+          changes.push({ instrument_id: instrumentId, from, to: next, at: sample.ts });
+          since = sample.ts;
+        }
+        state = next;
+        stateSince = since;
+        lastSeen = sample.ts;
+        lastReadingId = readingId;
+        agentId = batch.agent_id;
+      }
+      const params = {
+        id: instrumentId,
+        agent_id: agentId,
+        first_seen: firstSeen,
+        last_seen: lastSeen,
+        last_reading_id: lastReadingId,
+        state,
+        state_since: stateSince,
+      };
+      if (row === undefined) st.insertInstrument.run(params);
+      else st.updateInstrument.run(params);
+    }
+    return { accepted: batch.samples.length, duplicate: false, changes };
+  });
+
+  const upsertAgentTx = db.transaction((agentId: string, hash: string) => {
+    st.deleteTokenElsewhere.run(hash, agentId);
+    st.upsertAgent.run(agentId, hash);
+  });
+
+  const removeAgentsTx = db.transaction((keep: readonly string[]): string[] => {
+    const keepSet = new Set(keep);
+    const removed = (st.agentIds.all() as string[]).filter((id) => !keepSet.has(id));
+    for (const id of removed) st.deleteAgent.run(id);
+    return removed;
+  });
+
+  /** Runs `fn`, turning failures of the database into JISHI_ERR_STORE_UNAVAILABLE. */
+  function guarded<T>(what: string, fn: () => T): T {
+    try {
+      if (!db.open) throw new TypeError('the store is closed');
+      return fn();
+    } catch (err) {
+      if (err instanceof JishiError || !isStoreFailure(db, err)) throw err;
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new JishiError('JISHI_ERR_STORE_UNAVAILABLE', `store ${what} failed: ${reason}`, { cause: err });
+    }
+  }
+
+  return {
+    upsertAgent: (agentId, tokenSha256) => guarded('upsertAgent', () => upsertAgentTx(agentId, tokenSha256.toLowerCase())),
+    removeAgentsExcept: (agentIds) => guarded('removeAgentsExcept', () => removeAgentsTx(agentIds)),
+    agentForTokenHash: (tokenSha256) =>
+      guarded('agentForTokenHash', () => st.agentForToken.get(tokenSha256.toLowerCase()) as string | undefined),
+    ingest: (batch, receivedAt, live) => guarded('ingest', () => ingestTx(batch, receivedAt, live)),
+    listInstruments: () =>
+      guarded('listInstruments', () =>
+        (st.listInstruments.all() as (ReadingRow & Record<string, unknown>)[]).map((row): InstrumentView => {
+          const hasReading = row.id !== null;
+          const reading = hasReading ? storedReading(row) : undefined;
+          return {
+            id: row.i_id as string,
+            agent_id: row.i_agent_id as string | null,
+            name: row.i_name as string | null,
+            state: row.i_state as InstrumentState,
+            state_since: row.i_state_since as number | null,
+            last_seen: row.i_last_seen as number | null,
+            last_reading:
+              reading === undefined
+                ? null
+                : {
+                    ts: reading.ts,
+                    readings: reading.readings,
+                    ...(reading.status !== undefined ? { status: reading.status } : {}),
+                    ...(reading.error !== undefined ? { error: reading.error } : {}),
+                  },
+          };
+        }),
+      ),
+    readingsAfter: (cursor, limit) =>
+      guarded('readingsAfter', () => (st.readingsAfter.all(cursor, limit) as ReadingRow[]).map(storedReading)),
+    getCursor: (name) => guarded('getCursor', () => (st.getCursor.get(name) as number | undefined) ?? 0),
+    setCursor: (name, value) => guarded('setCursor', () => void st.setCursor.run(name, value)),
+    pendingCount: (cursorName) => guarded('pendingCount', () => st.pending.get(cursorName) as number),
+    ping: () => guarded('ping', () => void st.ping.get()),
+    close: () => {
+      if (db.open) db.close();
+    },
+  };
+}

@@ -1,0 +1,108 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../common/errors.ts';
+import { collectorConfigFromObject, loadCollectorConfig, parseCollectorConfig } from '../collector/config.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'jishi-collector-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const HASH = 'ab'.repeat(32);
+
+describe('collector config', () => {
+  it('applies the documented defaults to an empty file', () => {
+    const config = parseCollectorConfig('', join(dir, 'empty.yaml'));
+    expect(config).toEqual({
+      source: join(dir, 'empty.yaml'),
+      listen: { host: '127.0.0.1', port: 8080 },
+      dataDir: join(dir, 'jishi-data'),
+      storePath: join(dir, 'jishi-data', 'jishi.sqlite'),
+      agents: [],
+      instruments: [],
+      maxGapMs: 900_000,
+      logLevel: 'info',
+    });
+  });
+
+  it('resolves a full file', async () => {
+    const file = join(dir, 'full.yaml');
+    writeFileSync(
+      file,
+      [
+        'listen: { host: 0.0.0.0, port: 0 }',
+        'data_dir: /var/lib/jishi',
+        'influx: { url: "http://127.0.0.1:8086/", username: jishi, password: secret }',
+        'agents:',
+        `  - { id: lab-pc-1, token_sha256: ${HASH.toUpperCase()} }`,
+        'instruments:',
+        '  - { id: MS-1, name: 质谱仪, off_w: 100, active_w: 2200 }',
+        '  - { id: FCM-1 }',
+        'max_gap_s: 300',
+        'log_level: debug',
+      ].join('\n'),
+    );
+    expect(await loadCollectorConfig(file)).toEqual({
+      source: file,
+      listen: { host: '0.0.0.0', port: 0 },
+      dataDir: '/var/lib/jishi',
+      storePath: '/var/lib/jishi/jishi.sqlite',
+      influx: { url: 'http://127.0.0.1:8086', database: 'jishi', username: 'jishi', password: 'secret' },
+      agents: [{ id: 'lab-pc-1', tokenSha256: HASH }],
+      instruments: [
+        { id: 'MS-1', name: '质谱仪', off_w: 100, active_w: 2200 },
+        { id: 'FCM-1', off_w: 10, active_w: 400 },
+      ],
+      maxGapMs: 300_000,
+      logLevel: 'debug',
+    });
+  });
+
+  it('reports every problem of a bad file at once, with file name, path and value', async () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(
+      file,
+      [
+        'listen: { port: 99999, hots: x }',
+        'influx: { url: "ftp://influx", password: hunter2 }',
+        'agents:',
+        `  - { id: lab-pc-1, token_sha256: ${HASH} }`,
+        `  - { id: lab-pc-1, token_sha256: nothex }`,
+        'instruments:',
+        '  - { id: MS-1, off_w: 3000, active_w: 2200 }',
+        '  - { id: "bad id", off_w: -5 }',
+        'max_gap_s: 0',
+        'log_level: loud',
+      ].join('\n'),
+    );
+    const err = await loadCollectorConfig(file).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    const { issues, message } = err as ConfigError;
+    const at = (path: string) => issues.find((i) => i.path === path);
+    expect(at('/listen/port')).toMatchObject({ value: 99999, message: 'must be between 0 and 65535' });
+    expect(at('/listen/hots')).toMatchObject({ message: 'unknown key "hots"' });
+    expect(at('/influx/url')).toMatchObject({ value: 'ftp://influx', message: 'must be an http: or https: URL' });
+    expect(at('/agents/1/token_sha256')).toMatchObject({ value: 'nothex' });
+    expect(at('/agents/1/id')).toMatchObject({ value: 'lab-pc-1', message: 'duplicate agent id (first used by /agents/0)' });
+    expect(at('/instruments/0/active_w')).toMatchObject({ instrument: 'MS-1', value: 2200 });
+    expect(at('/instruments/1/id')).toMatchObject({ instrument: 'bad id', value: 'bad id' });
+    expect(at('/instruments/1/off_w')).toMatchObject({ value: -5 });
+    expect(at('/max_gap_s')).toMatchObject({ value: 0 });
+    expect(at('/log_level')).toMatchObject({ value: 'loud', message: expect.stringContaining('must be one of fatal') });
+    expect(message.startsWith(`${file}: ${issues.length} configuration errors:`)).toBe(true);
+    expect(message).toContain('/listen/port: must be between 0 and 65535 (got 99999)');
+    expect(message).toContain('instrument "MS-1" /instruments/0/active_w');
+    expect(message).not.toContain('hunter2');
+  });
+
+  it('reports YAML syntax errors and unreadable files as ConfigError', async () => {
+    expect(() => parseCollectorConfig('listen: [', 'broken.yaml')).toThrowError(ConfigError);
+    await expect(loadCollectorConfig(join(dir, 'missing.yaml'))).rejects.toThrowError(/cannot read the file/);
+  });
+
+  it('validates objects built in code (CLI overrides, demo)', () => {
+    const config = collectorConfigFromObject({ listen: { port: 0 }, data_dir: 'data' }, 'demo', { baseDir: '/tmp/x' });
+    expect(config).toMatchObject({ listen: { host: '127.0.0.1', port: 0 }, dataDir: '/tmp/x/data' });
+    expect(() => collectorConfigFromObject({ listen: { port: -1 } }, 'cli')).toThrowError(/cli: 1 configuration error/);
+  });
+});

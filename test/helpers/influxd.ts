@@ -1,0 +1,171 @@
+/**
+ * Starts a real InfluxDB 1.x server (`influxd`) for integration tests: a generated config in a temp dir,
+ * free loopback ports for the HTTP API and the RPC bind-address, no reporting, quiet logs.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** The influxd binary: $JISHI_INFLUXD or /usr/bin/influxd. */
+export const INFLUXD_PATH = process.env.JISHI_INFLUXD ?? '/usr/bin/influxd';
+
+export interface RunningInfluxd {
+  /** e.g. `http://127.0.0.1:38123` */
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** True when the influxd binary exists and is executable. */
+export function influxdAvailable(): boolean {
+  try {
+    accessSync(INFLUXD_PATH, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * For `describe.skipIf(requireOrSkip(...))`: false when the tool is available. When it is missing the
+ * suite is skipped with a printed reason, except in CI (CI=true), where a missing tool is an error.
+ */
+export function requireOrSkip(name: string, available: boolean): boolean {
+  if (available) return false;
+  if (process.env.CI === 'true') throw new Error(`${name} is required in CI but is not available`);
+  console.warn(`skipping tests that need ${name}: it is not installed (set CI=true to make this an error)`);
+  return true;
+}
+
+/** A free TCP port on 127.0.0.1 (bind to port 0, read it, release it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function configToml(dir: string, httpPort: number, rpcPort: number): string {
+  return `reporting-disabled = true
+bind-address = "127.0.0.1:${rpcPort}"
+
+[meta]
+  dir = "${join(dir, 'meta')}"
+  logging-enabled = false
+
+[data]
+  dir = "${join(dir, 'data')}"
+  wal-dir = "${join(dir, 'wal')}"
+  query-log-enabled = false
+  trace-logging-enabled = false
+
+[http]
+  enabled = true
+  bind-address = "127.0.0.1:${httpPort}"
+  auth-enabled = false
+  log-enabled = false
+  write-tracing = false
+
+[logging]
+  level = "error"
+  suppress-logo = true
+
+[monitor]
+  store-enabled = false
+
+[continuous_queries]
+  enabled = false
+  log-enabled = false
+
+[retention]
+  enabled = false
+`;
+}
+
+async function ping(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/ping`, { signal: AbortSignal.timeout(1000) });
+    return res.status === 204;
+  } catch {
+    return false;
+  }
+}
+
+function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+async function startOnce(deadlineMs: number): Promise<RunningInfluxd> {
+  const dir = await mkdtemp(join(tmpdir(), 'jishi-influxd-'));
+  const httpPort = await freePort();
+  let rpcPort = await freePort();
+  while (rpcPort === httpPort) rpcPort = await freePort();
+  const configPath = join(dir, 'influxdb.conf');
+  await writeFile(configPath, configToml(dir, httpPort, rpcPort));
+
+  const child = spawn(INFLUXD_PATH, ['run', '-config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-4000);
+  });
+  let spawnError: Error | undefined;
+  child.once('error', (err) => {
+    spawnError = err;
+  });
+
+  const url = `http://127.0.0.1:${httpPort}`;
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopped ??= (async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        if (!(await waitExit(child, 5000))) {
+          child.kill('SIGKILL');
+          await waitExit(child, 5000);
+        }
+      }
+      await rm(dir, { recursive: true, force: true });
+    })());
+
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    if (spawnError || child.exitCode !== null || child.signalCode !== null) {
+      await stop();
+      throw new Error(`influxd exited before it was ready: ${spawnError?.message ?? `code ${child.exitCode}`}\n${stderr}`);
+    }
+    if (await ping(url)) return { url, port: httpPort, stop };
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`influxd did not answer GET /ping within ${deadlineMs} ms\n${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Starts influxd and waits until GET /ping answers 204. Retries twice if a port was taken in between. */
+export async function startInfluxd(options: { deadlineMs?: number } = {}): Promise<RunningInfluxd> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await startOnce(options.deadlineMs ?? 20_000);
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw lastError;
+}

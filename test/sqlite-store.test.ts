@@ -1,0 +1,189 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { JishiError } from '../common/errors.ts';
+import { WIRE_VERSION, type IngestBatch, type Sample } from '../common/wire.ts';
+import { createLivePolicy } from '../collector/live-state.ts';
+import { openSqliteStore } from '../collector/store/sqlite-store.ts';
+import type { Store } from '../collector/store/store.ts';
+
+const T0 = Date.UTC(2025, 2, 3, 8, 0, 0);
+const live = createLivePolicy({ instruments: [{ id: 'FCM-1', off_w: 20, active_w: 300 }] });
+
+function batch(batchId: string, samples: Sample[], seq = 1, agentId = 'lab-pc-1'): IngestBatch {
+  return { wire_version: WIRE_VERSION, agent_id: agentId, batch_id: batchId, seq, sent_at: T0, samples };
+}
+
+const sample = (ts: number, power: number, extra: Partial<Sample> = {}): Sample => ({
+  instrument_id: 'FCM-1',
+  ts,
+  readings: { power_w: power, energy_kwh: 12.5 },
+  ...extra,
+});
+
+describe('sqlite store', () => {
+  const open: Store[] = [];
+  const dirs: string[] = [];
+  const mem = (): Store => {
+    const s = openSqliteStore(':memory:');
+    open.push(s);
+    return s;
+  };
+  afterEach(() => {
+    for (const s of open.splice(0)) s.close();
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('stores a batch and registers its instruments on first sight', () => {
+    const store = mem();
+    const result = store.ingest(
+      batch('b1', [sample(T0, 5), sample(T0 + 1000, 150), { instrument_id: 'SEQ-7', ts: T0, readings: { power_w: 1200, power_l2_w: 3 } }]),
+      T0 + 5000,
+      live,
+    );
+    expect(result).toEqual({
+      accepted: 3,
+      duplicate: false,
+      changes: [
+        { instrument_id: 'FCM-1', from: 'unknown', to: 'off', at: T0 },
+        { instrument_id: 'FCM-1', from: 'off', to: 'standby', at: T0 + 1000 },
+        { instrument_id: 'SEQ-7', from: 'unknown', to: 'active', at: T0 },
+      ],
+    });
+    const views = store.listInstruments();
+    expect(views).toEqual([
+      {
+        id: 'FCM-1',
+        agent_id: 'lab-pc-1',
+        name: null,
+        state: 'standby',
+        state_since: T0 + 1000,
+        last_seen: T0 + 1000,
+        last_reading: { ts: T0 + 1000, readings: { power_w: 150, energy_kwh: 12.5 } },
+      },
+      {
+        id: 'SEQ-7',
+        agent_id: 'lab-pc-1',
+        name: null,
+        state: 'active',
+        state_since: T0,
+        last_seen: T0,
+        // power_l2_w is not a column: it round-trips through the extra JSON.
+        last_reading: { ts: T0, readings: { power_w: 1200, power_l2_w: 3 } },
+      },
+    ]);
+  });
+
+  it('stores a re-sent batch once and reports it as a duplicate', () => {
+    const store = mem();
+    const b = batch('b1', [sample(T0, 400)]);
+    expect(store.ingest(b, T0, live).duplicate).toBe(false);
+    expect(store.ingest(b, T0 + 10, live)).toEqual({ accepted: 0, duplicate: true, changes: [] });
+    expect(store.readingsAfter(0, 100)).toHaveLength(1);
+    // The same batch id from another agent is a different batch.
+    expect(store.ingest(batch('b1', [sample(T0 + 1, 400)], 1, 'lab-pc-2'), T0, live).duplicate).toBe(false);
+  });
+
+  it('keeps state_since while the state holds, and restarts it after a gap longer than max_gap', () => {
+    const store = mem();
+    store.ingest(batch('b1', [sample(T0, 500), sample(T0 + 60_000, 520)]), T0, live);
+    expect(store.listInstruments()[0]).toMatchObject({ state: 'active', state_since: T0 });
+    const later = T0 + 60_000 + live.maxGapMs + 1;
+    const r = store.ingest(batch('b2', [sample(later, 510)], 2), later, live);
+    expect(r.changes).toEqual([{ instrument_id: 'FCM-1', from: 'unknown', to: 'active', at: later }]);
+    expect(store.listInstruments()[0]).toMatchObject({ state: 'active', state_since: later, last_seen: later });
+  });
+
+  it('stores late samples without moving the live state back', () => {
+    const store = mem();
+    store.ingest(batch('b1', [sample(T0 + 10_000, 500)]), T0, live);
+    const r = store.ingest(batch('b2', [sample(T0, 1)], 2), T0, live);
+    expect(r).toMatchObject({ accepted: 1, changes: [] });
+    expect(store.listInstruments()[0]).toMatchObject({ state: 'active', last_seen: T0 + 10_000 });
+    expect(store.readingsAfter(0, 10).map((x) => x.ts)).toEqual([T0 + 10_000, T0]);
+  });
+
+  it('keeps status and error, and classifies them', () => {
+    const store = mem();
+    store.ingest(batch('b1', [sample(T0, 500, { status: 'ALARM 12' })]), T0, live);
+    expect(store.listInstruments()[0]).toMatchObject({ state: 'fault', last_reading: { status: 'ALARM 12' } });
+    store.ingest(batch('b2', [{ instrument_id: 'FCM-1', ts: T0 + 1, readings: {}, error: 'JISHI_ERR_DEVICE_TIMEOUT' }], 2), T0, live);
+    expect(store.listInstruments()[0]).toMatchObject({
+      state: 'unknown',
+      last_reading: { ts: T0 + 1, readings: {}, error: 'JISHI_ERR_DEVICE_TIMEOUT' },
+    });
+  });
+
+  it('reads readings after a cursor in insertion order, with pending counts per cursor', () => {
+    const store = mem();
+    store.ingest(batch('b1', [sample(T0 + 2, 1), sample(T0 + 1, 2)]), T0 + 100, live);
+    store.ingest(batch('b2', [sample(T0 + 3, 3)], 2), T0 + 200, live);
+    const all = store.readingsAfter(0, 10);
+    expect(all.map((r) => r.readings.power_w)).toEqual([1, 2, 3]);
+    expect(all.map((r) => r.id)).toEqual([...all.map((r) => r.id)].sort((a, b) => a - b));
+    expect(all[0]).toEqual({
+      id: all[0]!.id,
+      instrument_id: 'FCM-1',
+      agent_id: 'lab-pc-1',
+      ts: T0 + 2,
+      readings: { power_w: 1, energy_kwh: 12.5 },
+      received_at: T0 + 100,
+    });
+    expect(store.readingsAfter(all[0]!.id, 1).map((r) => r.readings.power_w)).toEqual([2]);
+    expect(store.getCursor('influx')).toBe(0);
+    expect(store.pendingCount('influx')).toBe(3);
+    store.setCursor('influx', all[1]!.id);
+    expect(store.getCursor('influx')).toBe(all[1]!.id);
+    expect(store.pendingCount('influx')).toBe(1);
+    expect(store.pendingCount('other')).toBe(3);
+  });
+
+  it('maps token hashes to agents; a hash belongs to one agent', () => {
+    const store = mem();
+    const h1 = 'a'.repeat(64);
+    const h2 = 'b'.repeat(64);
+    store.upsertAgent('lab-pc-1', h1);
+    store.upsertAgent('lab-pc-2', h2);
+    expect(store.agentForTokenHash(h1)).toBe('lab-pc-1');
+    expect(store.agentForTokenHash('A'.repeat(64))).toBe('lab-pc-1');
+    store.upsertAgent('lab-pc-1', h2);
+    expect(store.agentForTokenHash(h1)).toBeUndefined();
+    expect(store.agentForTokenHash(h2)).toBe('lab-pc-1');
+    store.upsertAgent('lab-pc-3', h1);
+    expect(store.removeAgentsExcept(['lab-pc-3'])).toEqual(['lab-pc-1']);
+    expect(store.agentForTokenHash(h2)).toBeUndefined();
+    expect(store.agentForTokenHash(h1)).toBe('lab-pc-3');
+  });
+
+  it('keeps everything when a file store is reopened', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jishi-store-'));
+    dirs.push(dir);
+    const path = join(dir, 'jishi.sqlite');
+    const first = openSqliteStore(path);
+    first.upsertAgent('lab-pc-1', 'c'.repeat(64));
+    first.ingest(batch('b1', [sample(T0, 500)]), T0, live);
+    first.setCursor('influx', 1);
+    first.close();
+
+    const again = openSqliteStore(path);
+    open.push(again);
+    expect(again.agentForTokenHash('c'.repeat(64))).toBe('lab-pc-1');
+    expect(again.listInstruments()).toHaveLength(1);
+    expect(again.readingsAfter(0, 10)).toHaveLength(1);
+    expect(again.getCursor('influx')).toBe(1);
+    expect(again.ingest(batch('b1', [sample(T0, 500)]), T0, live).duplicate).toBe(true);
+  });
+
+  it('reports a closed store as unavailable', () => {
+    const store = openSqliteStore(':memory:');
+    store.close();
+    expect(() => store.ingest(batch('b1', [sample(T0, 1)]), T0, live)).toThrowError(JishiError);
+    try {
+      store.ping();
+    } catch (err) {
+      expect((err as JishiError).code).toBe('JISHI_ERR_STORE_UNAVAILABLE');
+    }
+    expect.assertions(2);
+  });
+});
