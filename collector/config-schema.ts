@@ -27,7 +27,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { IdPattern } from '../common/wire.ts';
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+import { LOG_LEVELS } from '../common/log.ts';
+
+export { LOG_LEVELS };
 
 /** Defaults of every optional setting. */
 export const COLLECTOR_DEFAULTS = {

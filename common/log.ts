@@ -3,6 +3,10 @@ import { pino, type Logger, type LevelWithSilent } from 'pino';
 
 export type { Logger };
 
+/** The log levels every config file and --log-level option accept. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 export interface LogOptions {
   level?: LevelWithSilent;
   /** Name of the component, logged as `name` on every line. */

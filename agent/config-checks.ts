@@ -1,0 +1,135 @@
+/**
+ * The checks the schema cannot express: collector URL and token (token_file is read here), profiles from
+ * the catalog, transport URLs, transports the profile supports and this version has a driver for, unique ids.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { ConfigIssue } from '../common/errors.ts';
+import { parseTransportUrl, TRANSPORT_KINDS, type Transport, type TransportKind } from '../common/transport-url.ts';
+import { getProfile, profileIds } from '../devices/catalog.ts';
+import type { DeviceProfile } from '../devices/profile.ts';
+import { CONFIG_LIMITS } from './config-schema.ts';
+import { isRecord } from './config-schema-errors.ts';
+import { SUPPORTED_TRANSPORTS, hasDriver } from './drivers/index.ts';
+
+/** What the semantic pass found out, used to build the resolved config. */
+export interface Resolved {
+  token: string;
+  collectorUrl: string;
+  instruments: Array<{ profile: DeviceProfile; transport: Transport }>;
+}
+
+/** Hides a URL's password before it is quoted in a message. */
+function redact(text: string): string {
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*):[^/@]*@/i, '$1:***@');
+}
+
+function transportScheme(text: string): TransportKind | undefined {
+  const m = /^([a-z][a-z0-9+.-]*):/i.exec(text);
+  const scheme = m?.[1]?.toLowerCase() === 'mqtts' ? 'mqtt' : m?.[1]?.toLowerCase();
+  return TRANSPORT_KINDS.find((k) => k === scheme);
+}
+
+function checkCollector(collector: unknown, baseDir: string, issues: ConfigIssue[]): { url?: string; token?: string } {
+  if (!isRecord(collector)) return {};
+  const out: { url?: string; token?: string } = {};
+  if (typeof collector.url === 'string' && collector.url !== '') {
+    let url: URL | undefined;
+    try {
+      url = new URL(collector.url);
+    } catch {
+      issues.push({ path: '/collector/url', value: redact(collector.url), message: 'is not a URL; expected e.g. http://127.0.0.1:8080' });
+    }
+    if (url && url.protocol !== 'http:' && url.protocol !== 'https:') {
+      issues.push({ path: '/collector/url', value: redact(collector.url), message: 'must be an http: or https: URL' });
+    } else if (url) {
+      out.url = url.href.replace(/\/+$/, '');
+    }
+  }
+  const hasToken = collector.token !== undefined;
+  const hasFile = collector.token_file !== undefined;
+  if (hasToken && hasFile) {
+    issues.push({ path: '/collector', message: 'set either token or token_file, not both' });
+  } else if (!hasToken && !hasFile) {
+    issues.push({ path: '/collector', message: 'missing token or token_file (the bearer token the collector issued for this agent)' });
+  } else if (typeof collector.token === 'string') {
+    if (collector.token.trim() === '') issues.push({ path: '/collector/token', message: 'is empty' });
+    else out.token = collector.token.trim();
+  } else if (typeof collector.token_file === 'string' && collector.token_file !== '') {
+    const path = resolve(baseDir, collector.token_file);
+    try {
+      const token = readFileSync(path, 'utf8').trim();
+      if (token === '') issues.push({ path: '/collector/token_file', value: path, message: 'the token file is empty' });
+      else out.token = token;
+    } catch (err) {
+      issues.push({ path: '/collector/token_file', value: path, message: `cannot read the token file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+    }
+  }
+  return out;
+}
+
+function checkInstrument(
+  entry: Record<string, unknown>,
+  index: number,
+  issues: ConfigIssue[],
+): { profile: DeviceProfile; transport: Transport } | undefined {
+  const base = `/instruments/${index}`;
+  const instrument = typeof entry.id === 'string' && entry.id !== '' ? entry.id : `#${index + 1}`;
+  const add = (path: string, message: string, value?: unknown): void => {
+    issues.push({ path: `${base}${path}`, instrument, ...(value === undefined ? {} : { value }), message });
+  };
+  let profile: DeviceProfile | undefined;
+  if (typeof entry.profile === 'string' && entry.profile !== '') {
+    profile = getProfile(entry.profile);
+    if (!profile) add('/profile', `unknown device profile (known: ${profileIds().join(', ')})`, entry.profile);
+  }
+  if (typeof entry.transport !== 'string' || entry.transport === '') return undefined;
+  const text = entry.transport;
+  const kind = transportScheme(text);
+  if (kind && profile && !profile.transports.includes(kind)) {
+    add('/transport', `profile ${profile.id} does not support ${kind} transport (supported: ${profile.transports.join(', ')})`, redact(text));
+  }
+  if (kind && !hasDriver(kind)) {
+    add('/transport', `${kind} transport is not available in this version; supported: ${SUPPORTED_TRANSPORTS.join(', ')}`, redact(text));
+  }
+  const parsed = parseTransportUrl(text, profile?.defaults);
+  if (!parsed.ok) {
+    for (const message of parsed.errors) add('/transport', message, redact(text));
+    return undefined;
+  }
+  return profile ? { profile, transport: parsed.transport } : undefined;
+}
+
+/** Checks what the schema cannot; returns the resolved parts when everything checked is valid. */
+export function checkSemantics(root: unknown, baseDir: string, issues: ConfigIssue[]): Resolved | undefined {
+  if (!isRecord(root)) return undefined;
+  const collector = checkCollector(root.collector, baseDir, issues);
+  const instruments: Array<Resolved['instruments'][number] | undefined> = [];
+  const seen = new Map<string, number>();
+  const entries = Array.isArray(root.instruments) ? root.instruments : [];
+  entries.forEach((entry: unknown, i) => {
+    if (!isRecord(entry)) return;
+    if (typeof entry.id === 'string') {
+      const first = seen.get(entry.id);
+      if (first !== undefined) {
+        issues.push({
+          path: `/instruments/${i}/id`,
+          instrument: entry.id,
+          value: entry.id,
+          message: `duplicate instrument id (first used by /instruments/${first})`,
+        });
+      } else {
+        seen.set(entry.id, i);
+      }
+    }
+    instruments[i] = checkInstrument(entry, i, issues);
+  });
+  const maxBatch = typeof root.max_batch_samples === 'number' ? root.max_batch_samples : CONFIG_LIMITS.max_batch_samples.default;
+  const maxQueue = root.max_queue_samples;
+  if (typeof maxQueue === 'number' && maxQueue < maxBatch) {
+    issues.push({ path: '/max_queue_samples', value: maxQueue, message: `must be at least max_batch_samples (${maxBatch})` });
+  }
+  const resolved = entries.map((_, i) => instruments[i]);
+  if (collector.url === undefined || collector.token === undefined || !resolved.every((r): r is NonNullable<typeof r> => r !== undefined)) return undefined;
+  return { token: collector.token, collectorUrl: collector.url, instruments: resolved };
+}

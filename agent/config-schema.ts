@@ -1,0 +1,75 @@
+/**
+ * The agent config file schema (YAML, validated with TypeBox). This is the file as written;
+ * agent/config.ts turns it into the resolved, typed AgentConfig.
+ *
+ * ```yaml
+ * agent:
+ *   id: lab-pc-1
+ * collector:
+ *   url: http://127.0.0.1:8080
+ *   token: ${JISHI_AGENT_TOKEN}      # or token_file: /etc/jishi/agent.token
+ * poll_interval_s: 5                 # default for every instrument
+ * batch_interval_s: 2
+ * max_batch_samples: 500
+ * max_queue_samples: 100000
+ * instruments:
+ *   - id: FCM-2019-001
+ *     name: 流式细胞仪 BD FACSCanto II
+ *     profile: eastron-sdm120
+ *     transport: modbus-tcp://192.0.2.10:502?unit=1
+ *     poll_interval_s: 1
+ * ```
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { IdPattern, MAX_SAMPLES_PER_BATCH } from '../common/wire.ts';
+
+/** Defaults and bounds of the numeric settings (seconds where the key ends in `_s`). */
+export const CONFIG_LIMITS = {
+  poll_interval_s: { default: 5, minimum: 0.1, maximum: 3600 },
+  batch_interval_s: { default: 2, minimum: 0.1, maximum: 3600 },
+  max_batch_samples: { default: 500, minimum: 1, maximum: MAX_SAMPLES_PER_BATCH },
+  max_queue_samples: { default: 100_000, minimum: 1, maximum: 10_000_000 },
+} as const;
+
+/** Agent and instrument ids: the wire's Id (asset numbers or slugs). */
+const id = (description: string) => Type.String({ pattern: IdPattern, minLength: 1, maxLength: 64, description });
+
+const seconds = (key: 'poll_interval_s' | 'batch_interval_s', description: string) =>
+  Type.Number({ ...CONFIG_LIMITS[key], description });
+const count = (key: 'max_batch_samples' | 'max_queue_samples', description: string) =>
+  Type.Integer({ ...CONFIG_LIMITS[key], description });
+
+export const InstrumentEntrySchema = Type.Object(
+  {
+    id: id('Instrument id, usually the asset number'),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'Display name' })),
+    profile: Type.String({ minLength: 1, description: 'Device profile id from the catalog, e.g. eastron-sdm120' }),
+    transport: Type.String({ minLength: 1, description: 'Transport URL, e.g. modbus-tcp://192.0.2.10:502?unit=1' }),
+    poll_interval_s: Type.Optional(seconds('poll_interval_s', 'Overrides the agent-wide poll interval')),
+  },
+  { additionalProperties: false },
+);
+export type InstrumentEntry = Static<typeof InstrumentEntrySchema>;
+
+export const AgentConfigSchema = Type.Object(
+  {
+    agent: Type.Object({ id: id('Agent id, e.g. the lab PC name') }, { additionalProperties: false }),
+    collector: Type.Object(
+      {
+        url: Type.String({ minLength: 1, description: 'Collector base URL, http: or https:' }),
+        token: Type.Optional(Type.String({ description: 'Bearer token; ${VAR} reads the environment' })),
+        token_file: Type.Optional(Type.String({ minLength: 1, description: 'File holding the bearer token' })),
+      },
+      { additionalProperties: false },
+    ),
+    poll_interval_s: Type.Optional(seconds('poll_interval_s', 'How often each instrument is read')),
+    batch_interval_s: Type.Optional(seconds('batch_interval_s', 'How often readings are sent to the collector')),
+    max_batch_samples: Type.Optional(count('max_batch_samples', 'Largest batch sent to the collector')),
+    max_queue_samples: Type.Optional(
+      count('max_queue_samples', 'Samples kept in memory while the collector is unreachable; the oldest are dropped beyond it'),
+    ),
+    instruments: Type.Array(InstrumentEntrySchema, { minItems: 1 }),
+  },
+  { additionalProperties: false },
+);
+export type AgentConfigFile = Static<typeof AgentConfigSchema>;

@@ -1,0 +1,133 @@
+/**
+ * Agent configuration: YAML file -> validated, resolved AgentConfig. Every problem in the file is
+ * reported at once in one ConfigError, naming the file, the instrument and the bad value.
+ * The file format is documented in ./config-schema.ts.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { Value, ValueErrorType } from '@sinclair/typebox/value';
+import { parseDocument } from 'yaml';
+import { ConfigError, type ConfigIssue } from '../common/errors.ts';
+import { formatTransport, type Transport } from '../common/transport-url.ts';
+import type { DeviceProfile } from '../devices/profile.ts';
+import { checkSemantics, type Resolved } from './config-checks.ts';
+import { AgentConfigSchema, CONFIG_LIMITS, type AgentConfigFile } from './config-schema.ts';
+import { schemaIssue, sortByPath } from './config-schema-errors.ts';
+import { substituteEnv } from './env.ts';
+
+export { AgentConfigSchema, InstrumentEntrySchema, CONFIG_LIMITS } from './config-schema.ts';
+export type { AgentConfigFile, InstrumentEntry } from './config-schema.ts';
+
+/** One instrument, resolved: profile object, parsed transport, interval in ms. */
+export interface InstrumentConfig {
+  id: string;
+  name?: string;
+  profile: DeviceProfile;
+  transport: Transport;
+  /** The transport URL without credentials, for logs and status. */
+  target: string;
+  pollIntervalMs: number;
+}
+
+/** The resolved agent configuration. */
+export interface AgentConfig {
+  /** Where it came from (file path or the name given to agentConfigFromObject), for messages. */
+  source: string;
+  agentId: string;
+  collector: {
+    /** Base URL without a trailing slash, e.g. `http://127.0.0.1:8080`. */
+    url: string;
+    token: string;
+  };
+  /** The agent-wide default poll interval. */
+  pollIntervalMs: number;
+  batchIntervalMs: number;
+  maxBatchSamples: number;
+  maxQueueSamples: number;
+  instruments: InstrumentConfig[];
+}
+
+export interface ConfigOptions {
+  /** Environment for `${VAR}` substitution; default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Directory relative `token_file` paths resolve against; default the config file's directory, else cwd. */
+  baseDir?: string;
+}
+
+/** Reads and validates an agent config file. @throws ConfigError listing every problem. */
+export async function loadAgentConfig(file: string, options: ConfigOptions = {}): Promise<AgentConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, [{ path: '', message: `cannot read the file: ${(err as Error).message}` }]);
+  }
+  return parseAgentConfig(text, file, options.env, { baseDir: dirname(resolve(file)), ...options });
+}
+
+/** Parses and validates agent config YAML; `file` names it in messages. @throws ConfigError listing every problem. */
+export function parseAgentConfig(
+  text: string,
+  file: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  options: Omit<ConfigOptions, 'env'> = {},
+): AgentConfig {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => ({ path: '', message: `YAML ${e.code}: ${e.message.split('\n')[0]!.replace(/:$/, '')}` })),
+    );
+  }
+  return agentConfigFromObject(doc.toJS(), file, { baseDir: dirname(resolve(file)), ...options, env });
+}
+
+/**
+ * Validates a config given as an object (the parsed YAML shape, snake_case keys), e.g. built in code by the demo.
+ * @throws ConfigError listing every problem.
+ */
+export function agentConfigFromObject(obj: unknown, sourceName: string, options: ConfigOptions = {}): AgentConfig {
+  if (obj === null || obj === undefined) throw new ConfigError(sourceName, [{ path: '', message: 'the configuration is empty' }]);
+  const issues: ConfigIssue[] = [];
+  const value = substituteEnv(obj, options.env ?? process.env, issues);
+  const missing = new Set<string>();
+  for (const error of Value.Errors(AgentConfigSchema, value)) {
+    // a missing key also fails its type check: report it once
+    if (missing.has(error.path)) continue;
+    if (error.type === ValueErrorType.ObjectRequiredProperty) missing.add(error.path);
+    issues.push(schemaIssue(error, value));
+  }
+  const semantic = checkSemantics(value, options.baseDir ?? process.cwd(), issues);
+  if (issues.length > 0 || !semantic) throw new ConfigError(sourceName, sortByPath(issues));
+  return resolveConfig(value as AgentConfigFile, semantic, sourceName);
+}
+
+function resolveConfig(file: AgentConfigFile, r: Resolved, source: string): AgentConfig {
+  const pollS = file.poll_interval_s ?? CONFIG_LIMITS.poll_interval_s.default;
+  const maxBatchSamples = file.max_batch_samples ?? CONFIG_LIMITS.max_batch_samples.default;
+  return {
+    source,
+    agentId: file.agent.id,
+    collector: { url: r.collectorUrl, token: r.token },
+    pollIntervalMs: toMs(pollS),
+    batchIntervalMs: toMs(file.batch_interval_s ?? CONFIG_LIMITS.batch_interval_s.default),
+    maxBatchSamples,
+    maxQueueSamples: file.max_queue_samples ?? CONFIG_LIMITS.max_queue_samples.default,
+    instruments: file.instruments.map((entry, i) => {
+      const { profile, transport } = r.instruments[i]!;
+      return {
+        id: entry.id,
+        ...(entry.name === undefined ? {} : { name: entry.name }),
+        profile,
+        transport,
+        target: formatTransport(transport),
+        pollIntervalMs: toMs(entry.poll_interval_s ?? pollS),
+      };
+    }),
+  };
+}
+
+function toMs(seconds: number): number {
+  return Math.round(seconds * 1000);
+}
+

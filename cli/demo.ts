@@ -1,0 +1,188 @@
+/**
+ * `jishi demo`: a simulated Modbus TCP gateway with metered instruments, an agent polling it and a collector
+ * on the embedded store, all in this process and over real sockets. Prints where to look and a live table.
+ */
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { Value } from '@sinclair/typebox/value';
+import { join, resolve } from 'node:path';
+import { systemClock } from '../common/clock.ts';
+import { createLogger, type LogLevel } from '../common/log.ts';
+import { INSTRUMENTS_PATH, InstrumentList as InstrumentListSchema, type InstrumentList } from '../common/wire.ts';
+import { sha256Hex } from '../collector/auth.ts';
+import { collectorConfigFromObject, STORE_FILE } from '../collector/config.ts';
+import { startCollector, type RunningCollector } from '../collector/server.ts';
+import type { StateChange } from '../collector/store/store.ts';
+import { agentConfigFromObject } from '../agent/config.ts';
+import { startAgent, type RunningAgent } from '../agent/agent.ts';
+import { sdm120 } from '../devices/eastron/sdm120.ts';
+import { createTrace, DEMO_TRACES } from '../devices/traces.ts';
+import { startModbusTcpSimulator, type ModbusTcpSimulator } from '../devices/simulators/modbus-tcp.ts';
+import { newToken } from './token.ts';
+import { renderTable } from './live-table.ts';
+import { DEMO_FLEET } from './demo-fleet.ts';
+import { untilSignal } from './signals.ts';
+
+export interface DemoOptions {
+  port: number;
+  host: string;
+  data: string;
+  modbusPort: number;
+  poll: number;
+  duration?: number;
+  table: boolean;
+  logLevel: string;
+}
+
+const AGENT_ID = 'demo-agent';
+
+function clockTime(ms: number): string {
+  return new Date(ms).toTimeString().slice(0, 8);
+}
+
+export function formatChange(c: StateChange): string {
+  const name = DEMO_FLEET.find((i) => i.id === c.instrument_id)?.name ?? '';
+  return `${clockTime(c.at)}  ${c.instrument_id} ${name}: ${c.from} -> ${c.to}`;
+}
+
+async function fetchInstruments(baseUrl: string): Promise<InstrumentList> {
+  const res = await fetch(`${baseUrl}${INSTRUMENTS_PATH}`);
+  if (!res.ok) throw new Error(`GET ${INSTRUMENTS_PATH} answered ${res.status}`);
+  const body: unknown = await res.json();
+  if (!Value.Check(InstrumentListSchema, body)) throw new Error(`GET ${INSTRUMENTS_PATH} answered an unexpected body`);
+  return body;
+}
+
+export async function runDemo(opts: DemoOptions): Promise<void> {
+  const clock = systemClock;
+  const dataDir = resolve(opts.data);
+  mkdirSync(dataDir, { recursive: true });
+  const logPath = join(dataDir, 'demo.log');
+  const logFd = openSync(logPath, 'a');
+  const logger = createLogger({ level: opts.logLevel as LogLevel, name: 'demo', destination: logFd });
+  const out = process.stdout;
+  const color = out.isTTY === true && process.env.NO_COLOR === undefined;
+  const live = opts.table && out.isTTY === true;
+
+  let simulator: ModbusTcpSimulator | undefined;
+  let collector: RunningCollector | undefined;
+  let agent: RunningAgent | undefined;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const recentChanges: string[] = [];
+
+  const stopAll = async (): Promise<void> => {
+    if (timer) clearInterval(timer);
+    await agent?.stop();
+    await collector?.close();
+    await simulator?.close();
+  };
+
+  try {
+    const now = clock.now();
+    simulator = await startModbusTcpSimulator({
+      port: opts.modbusPort,
+      clock,
+      devices: DEMO_FLEET.map((inst, i) => ({
+        unit: inst.unit,
+        profile: sdm120,
+        trace: createTrace(DEMO_TRACES[inst.trace], { seed: 1000 + inst.unit, epochMs: now, phaseS: i * 17 }),
+      })),
+    });
+    logger.info({ port: simulator.port }, 'simulated Modbus TCP gateway started');
+
+    const token = newToken();
+    const collectorConfig = collectorConfigFromObject(
+      {
+        listen: { host: opts.host, port: opts.port },
+        data_dir: dataDir,
+        agents: [{ id: AGENT_ID, token_sha256: sha256Hex(token) }],
+        instruments: DEMO_FLEET.map((i) => ({ id: i.id, name: i.name, off_w: i.off_w, active_w: i.active_w })),
+        max_gap_s: Math.max(10, opts.poll * 10),
+      },
+      'demo',
+    );
+    collector = await startCollector(collectorConfig, {
+      clock,
+      logger: logger.child({ component: 'collector' }),
+      onIngest: (event) => {
+        for (const change of event.changes) {
+          const line = formatChange(change);
+          recentChanges.push(line);
+          if (recentChanges.length > 6) recentChanges.shift();
+          if (!live) out.write(`${line}\n`);
+        }
+      },
+    });
+
+    const sim = simulator;
+    const agentConfig = agentConfigFromObject(
+      {
+        agent: { id: AGENT_ID },
+        collector: { url: collector.url, token },
+        poll_interval_s: opts.poll,
+        batch_interval_s: 1,
+        instruments: DEMO_FLEET.map((i) => ({ id: i.id, name: i.name, profile: sdm120.id, transport: sim.url(i.unit) })),
+      },
+      'demo',
+      { env: {} },
+    );
+    agent = await startAgent(agentConfig, { clock, logger: logger.child({ component: 'agent' }) });
+  } catch (err) {
+    await stopAll();
+    closeSync(logFd);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') {
+      throw new Error(`port ${opts.port} on ${opts.host} is in use: choose another with --port N (or --port 0 for any free port)`);
+    }
+    throw err;
+  }
+
+  const base = collector.url;
+  out.write(
+    [
+      `jishi demo: ${DEMO_FLEET.length} simulated instruments (Eastron SDM120 meters) on modbus-tcp://${simulator.host}:${simulator.port}, units 1-${DEMO_FLEET.length}`,
+      `  instruments  ${base}${INSTRUMENTS_PATH}   <- open this (live state, last reading)`,
+      `  health       ${base}/healthz`,
+      `  store        ${join(dataDir, STORE_FILE)}`,
+      `  logs         ${logPath}`,
+      `Polling every ${opts.poll} s. ${opts.duration ? `Stops after ${opts.duration} s; ` : ''}Ctrl-C stops everything.`,
+      '',
+    ].join('\n'),
+  );
+
+  let drawnLines = 0;
+  const running = agent;
+  const draw = async (): Promise<void> => {
+    let list: InstrumentList;
+    try {
+      list = await fetchInstruments(base);
+    } catch (err) {
+      logger.warn({ err }, 'live table: cannot read the instruments');
+      return;
+    }
+    const s = running.status();
+    const errors = s.instruments.reduce((n, i) => n + i.errors, 0);
+    const footer = `agent ${s.agentId}: ${s.uplink.sentSamples} samples delivered, ${s.uplink.queueDepth} queued, ${errors} read errors`;
+    if (live) {
+      const text = [renderTable(list.instruments, { color, now: list.server_time }), '', footer, '', 'state changes:', ...recentChanges].join('\n');
+      if (drawnLines > 0) out.write(`\x1b[${drawnLines}F\x1b[J`);
+      out.write(`${text}\n`);
+      drawnLines = text.split('\n').length;
+    } else if (opts.table) {
+      out.write(`${renderTable(list.instruments, { color: false, now: list.server_time })}\n${footer}\n\n`);
+    }
+  };
+  // Without a terminal the table is printed every 10 s; with one it is redrawn every second.
+  const periodMs = live ? 1000 : 10_000;
+  await draw();
+  timer = setInterval(() => void draw(), periodMs);
+
+  const reason = await Promise.race([
+    untilSignal(),
+    ...(opts.duration ? [new Promise<string>((r) => setTimeout(() => r('duration'), (opts.duration ?? 0) * 1000).unref())] : []),
+  ]);
+  out.write(`\nstopping (${reason})...\n`);
+  await stopAll();
+  const final = running.status();
+  out.write(`stopped: ${final.uplink.sentSamples} samples delivered; data kept in ${dataDir}\n`);
+  closeSync(logFd);
+}

@@ -1,0 +1,109 @@
+/**
+ * The `jishi` command line. Each subcommand's implementation is imported lazily so that
+ * `jishi --help` stays fast and a broken optional part cannot stop the others.
+ */
+import { Command, Option } from 'commander';
+import { LOG_LEVELS } from '../common/log.ts';
+import { intOption, numberOption } from './options.ts';
+
+const VERSION = '0.1.0';
+
+function logLevelOption(defaultLevel?: string, note = ''): Option {
+  const option = new Option('--log-level <level>', `log verbosity${note}`).choices([...LOG_LEVELS]);
+  return defaultLevel === undefined ? option : option.default(defaultLevel);
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('jishi')
+    .description(
+      'jishi (机时): measures how much shared research instruments are really used.\n' +
+        'Agents read power meters, smart plugs and instrument ports beside each instrument;\n' +
+        'the collector stores the readings and computes live state and hours.',
+    )
+    .version(VERSION, '-V, --version', 'print the version')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      '\nStart here:\n  jishi demo              simulated instruments, agent and collector in one process\n' +
+        '  jishi <command> --help  every option of a command\n\nDocs: README.md, docs/config.md, docs/metric-schema.md',
+    );
+
+  program
+    .command('demo')
+    .description(
+      'Run a self-contained demo: a simulated Modbus TCP gateway with four energy meters following\n' +
+        'realistic power traces, an agent polling them, and a collector on the embedded store.\n' +
+        'Prints the URL to open and a live table; Ctrl-C stops everything.',
+    )
+    .option('-p, --port <port>', 'HTTP port of the collector (0 picks a free port)', intOption('--port', 0, 65535), 8080)
+    .option('--host <address>', 'address the collector listens on', '127.0.0.1')
+    .option('-d, --data <dir>', 'data directory for the embedded store and the demo log', './jishi-demo-data')
+    .option('--modbus-port <port>', 'TCP port of the simulated Modbus gateway (0 picks a free port)', intOption('--modbus-port', 0, 65535), 0)
+    .option('--poll <seconds>', 'poll interval of the simulated meters', numberOption('--poll', 0.2, 3600), 1)
+    .option('--duration <seconds>', 'stop by itself after this many seconds (default: run until Ctrl-C)', numberOption('--duration', 1, 31_536_000))
+    .option('--no-table', 'do not draw the live table; print one status line per refresh instead')
+    .addOption(logLevelOption('info'))
+    .addHelpText('after', '\nThe demo writes its logs to <data>/demo.log, so the terminal shows only the table.\nExample:\n  jishi demo --port 8080 --data /tmp/jishi-demo')
+    .action(async (opts) => {
+      const { runDemo } = await import('./demo.ts');
+      await runDemo(opts);
+    });
+
+  program
+    .command('agent')
+    .description('Run the agent: poll the instruments listed in a config file and send readings to the collector.')
+    .requiredOption('-c, --config <file>', 'agent config file (YAML; reference: docs/config.md)')
+    .option('--check', 'validate the config file, print a summary and exit (exit code 2 if invalid)')
+    .addOption(logLevelOption('info'))
+    .addHelpText('after', '\nExample:\n  JISHI_AGENT_TOKEN=... jishi agent --config /etc/jishi/agent.yaml')
+    .action(async (opts) => {
+      const { runAgentCommand } = await import('./agent-command.ts');
+      await runAgentCommand(opts);
+    });
+
+  program
+    .command('collector')
+    .description('Run the collector: accept batches from agents, store them, compute live state, forward to InfluxDB.')
+    .option('-c, --config <file>', 'collector config file (YAML; reference: docs/config.md)')
+    .option('--host <address>', 'listen address (overrides listen.host)')
+    .option('-p, --port <port>', 'listen port (overrides listen.port; 0 picks a free port)', intOption('--port', 0, 65535))
+    .option('-d, --data <dir>', 'data directory of the embedded store (overrides data_dir)')
+    .option('--influx-url <url>', 'forward readings to this InfluxDB 1.x, e.g. http://127.0.0.1:8086 (overrides influx.url)')
+    .option('--influx-db <name>', 'InfluxDB database (overrides influx.database)')
+    .option('--check', 'validate the config file, print a summary and exit (exit code 2 if invalid)')
+    .addOption(logLevelOption(undefined, ' (default: log_level in the config, else info)'))
+    .addHelpText('after', '\nExample:\n  jishi collector --config /etc/jishi/collector.yaml\n  jishi collector --port 8080 --data /var/lib/jishi --influx-url http://127.0.0.1:8086')
+    .action(async (opts) => {
+      const { runCollectorCommand } = await import('./collector-command.ts');
+      await runCollectorCommand(opts);
+    });
+
+  program
+    .command('token')
+    .description('Make a new bearer token for an agent and print the lines for the agent and collector configs.')
+    .argument('<agent-id>', 'id of the agent the token is for (agent.id in its config)')
+    .action(async (agentId: string) => {
+      const { newToken, tokenInstructions } = await import('./token.ts');
+      process.stdout.write(tokenInstructions(agentId, newToken()));
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    const { ConfigError } = await import('../common/errors.ts');
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`jishi: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  }
+}

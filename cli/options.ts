@@ -1,0 +1,20 @@
+/** Strict parsers for CLI option values: a bad value is an error that names it, never a silent default. */
+import { InvalidArgumentError } from 'commander';
+
+export function intOption(name: string, min: number, max: number) {
+  return (raw: string): number => {
+    if (!/^-?\d+$/.test(raw)) throw new InvalidArgumentError(`${name} must be an integer, got "${raw}".`);
+    const n = Number(raw);
+    if (n < min || n > max) throw new InvalidArgumentError(`${name} must be between ${min} and ${max}, got ${n}.`);
+    return n;
+  };
+}
+
+export function numberOption(name: string, min: number, max: number) {
+  return (raw: string): number => {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${raw}".`);
+    if (n < min || n > max) throw new InvalidArgumentError(`${name} must be between ${min} and ${max}, got ${n}.`);
+    return n;
+  };
+}
