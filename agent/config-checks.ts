@@ -4,12 +4,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { isRecord } from '../common/config-issues.ts';
 import type { ConfigIssue } from '../common/errors.ts';
 import { parseTransportUrl, TRANSPORT_KINDS, type Transport, type TransportKind } from '../common/transport-url.ts';
 import { getProfile, profileIds } from '../devices/catalog.ts';
 import type { DeviceProfile } from '../devices/profile.ts';
 import { CONFIG_LIMITS } from './config-schema.ts';
-import { isRecord } from './config-schema-errors.ts';
 import { SUPPORTED_TRANSPORTS, hasDriver } from './drivers/index.ts';
 
 /** What the semantic pass found out, used to build the resolved config. */

@@ -3,16 +3,14 @@
  * reported at once in one ConfigError, naming the file, the instrument and the bad value.
  * The file format is documented in ./config-schema.ts.
  */
-import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import { parseDocument } from 'yaml';
+import { readConfigFile, schemaIssues, sortByPath, type SchemaIssueOptions } from '../common/config-issues.ts';
 import { ConfigError, type ConfigIssue } from '../common/errors.ts';
 import { formatTransport, type Transport } from '../common/transport-url.ts';
 import type { DeviceProfile } from '../devices/profile.ts';
 import { checkSemantics, type Resolved } from './config-checks.ts';
 import { AgentConfigSchema, CONFIG_LIMITS, type AgentConfigFile } from './config-schema.ts';
-import { schemaIssue, sortByPath } from './config-schema-errors.ts';
 import { substituteEnv } from './env.ts';
 
 export { AgentConfigSchema, InstrumentEntrySchema, CONFIG_LIMITS } from './config-schema.ts';
@@ -54,14 +52,12 @@ export interface ConfigOptions {
   baseDir?: string;
 }
 
+/** Schema error messages: the token is never quoted back; ranges of `_s` keys are in seconds. */
+const SCHEMA_ISSUES: SchemaIssueOptions = { secretPath: /\/token$/, secondsSuffix: true };
+
 /** Reads and validates an agent config file. @throws ConfigError listing every problem. */
 export async function loadAgentConfig(file: string, options: ConfigOptions = {}): Promise<AgentConfig> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(file, [{ path: '', message: `cannot read the file: ${(err as Error).message}` }]);
-  }
+  const text = await readConfigFile(file);
   return parseAgentConfig(text, file, options.env, { baseDir: dirname(resolve(file)), ...options });
 }
 
@@ -90,13 +86,7 @@ export function agentConfigFromObject(obj: unknown, sourceName: string, options:
   if (obj === null || obj === undefined) throw new ConfigError(sourceName, [{ path: '', message: 'the configuration is empty' }]);
   const issues: ConfigIssue[] = [];
   const value = substituteEnv(obj, options.env ?? process.env, issues);
-  const missing = new Set<string>();
-  for (const error of Value.Errors(AgentConfigSchema, value)) {
-    // a missing key also fails its type check: report it once
-    if (missing.has(error.path)) continue;
-    if (error.type === ValueErrorType.ObjectRequiredProperty) missing.add(error.path);
-    issues.push(schemaIssue(error, value));
-  }
+  issues.push(...schemaIssues(AgentConfigSchema, value, SCHEMA_ISSUES));
   const semantic = checkSemantics(value, options.baseDir ?? process.cwd(), issues);
   if (issues.length > 0 || !semantic) throw new ConfigError(sourceName, sortByPath(issues));
   return resolveConfig(value as AgentConfigFile, semantic, sourceName);

@@ -3,12 +3,10 @@
  * reported at once in one ConfigError naming the file, the path and the bad value.
  * The file format is documented in ./config-schema.ts.
  */
-import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import { parseDocument } from 'yaml';
+import { dedupeIssues, isRecord, readConfigFile, schemaIssues, type SchemaIssueOptions } from '../common/config-issues.ts';
 import { ConfigError, type ConfigIssue } from '../common/errors.ts';
-import { IdPattern } from '../common/wire.ts';
 import {
   COLLECTOR_DEFAULTS,
   CollectorConfigSchema,
@@ -48,12 +46,7 @@ export interface CollectorConfigOptions {
 
 /** Reads and validates a collector config file. @throws ConfigError listing every problem. */
 export async function loadCollectorConfig(file: string, options: CollectorConfigOptions = {}): Promise<CollectorConfig> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(file, [{ path: '', message: `cannot read the file: ${(err as Error).message}` }]);
-  }
+  const text = await readConfigFile(file);
   return parseCollectorConfig(text, file, options);
 }
 
@@ -77,9 +70,9 @@ export function parseCollectorConfig(text: string, file: string, options: Collec
  */
 export function collectorConfigFromObject(obj: unknown, sourceName: string, options: CollectorConfigOptions = {}): CollectorConfig {
   const issues: ConfigIssue[] = [];
-  for (const error of Value.Errors(CollectorConfigSchema, obj)) issues.push(schemaIssue(error, obj));
+  issues.push(...schemaIssues(CollectorConfigSchema, obj, SCHEMA_ISSUES));
   checkSemantics(obj, issues);
-  if (issues.length > 0) throw new ConfigError(sourceName, dedupe(issues));
+  if (issues.length > 0) throw new ConfigError(sourceName, dedupeIssues(issues));
   return resolveConfig(obj as CollectorConfigFile, sourceName, options.baseDir ?? process.cwd());
 }
 
@@ -114,65 +107,13 @@ function resolveConfig(file: CollectorConfigFile, source: string, baseDir: strin
 
 // ---- schema errors ---------------------------------------------------------------------------
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** The instrument id a path under /instruments/N belongs to. */
-function instrumentAt(root: unknown, path: string): string | undefined {
-  const m = /^\/instruments\/(\d+)(\/|$)/.exec(path);
-  if (!m || !isRecord(root) || !Array.isArray(root.instruments)) return undefined;
-  const entry: unknown = root.instruments[Number(m[1])];
-  if (isRecord(entry) && typeof entry.id === 'string' && entry.id !== '') return entry.id;
-  return `#${Number(m[1]) + 1}`;
-}
-
-function schemaMessage(error: ValueError): string {
-  const s = error.schema as { minimum?: number; maximum?: number; pattern?: string };
-  switch (error.type) {
-    case ValueErrorType.ObjectAdditionalProperties:
-      return `unknown key "${error.path.split('/').pop()}"`;
-    case ValueErrorType.ObjectRequiredProperty:
-      return 'is required';
-    case ValueErrorType.NumberMinimum:
-    case ValueErrorType.NumberMaximum:
-    case ValueErrorType.IntegerMinimum:
-    case ValueErrorType.IntegerMaximum:
-      return `must be between ${s.minimum} and ${s.maximum}`;
-    case ValueErrorType.StringPattern:
-      if (s.pattern === IdPattern) return 'must be 1-64 letters, digits or . _ : - and start with a letter or digit';
-      if (error.path.endsWith('/token_sha256')) return 'must be 64 hex digits (the sha256 of the token; `jishi token <agent-id>` prints it)';
-      return `must match ${s.pattern}`;
-    case ValueErrorType.Union:
-      if (error.path === '/log_level') return `must be one of ${LOG_LEVELS.join(', ')}`;
-      return error.message.replace(/^Expected/, 'expected');
-    default:
-      return error.message.replace(/^Expected/, 'expected');
-  }
-}
-
-function schemaIssue(error: ValueError, root: unknown): ConfigIssue {
-  const instrument = instrumentAt(root, error.path);
-  const secret = /\/password$/.test(error.path);
-  const hasValue = error.value !== undefined && error.type !== ValueErrorType.ObjectRequiredProperty && !secret;
-  return {
-    path: error.path,
-    ...(instrument ? { instrument } : {}),
-    ...(hasValue ? { value: error.value } : {}),
-    message: schemaMessage(error),
-  };
-}
-
-/** TypeBox reports a union failure once per member in some versions; keep one issue per path and message. */
-function dedupe(issues: ConfigIssue[]): ConfigIssue[] {
-  const seen = new Set<string>();
-  return issues.filter((i) => {
-    const key = `${i.path}\u0000${i.message}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
+/** Schema error messages: the InfluxDB password is never quoted back; a bad token hash says how to get one. */
+const SCHEMA_ISSUES: SchemaIssueOptions = {
+  secretPath: /\/password$/,
+  patternHints: [
+    { path: /\/token_sha256$/, message: 'must be 64 hex digits (the sha256 of the token; `jishi token <agent-id>` prints it)' },
+  ],
+};
 
 // ---- semantic checks -------------------------------------------------------------------------
 

@@ -2,45 +2,22 @@
  * The whole agent in-process, with real parts: the Modbus TCP simulator, the Modbus TCP driver, and a
  * stand-in collector over HTTP. Short real intervals; the test waits on outcomes (vi.waitFor), not on time.
  */
-import net from 'node:net';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
+import { freePort } from '../common/net.ts';
 import { agentConfigFromObject } from '../agent/config.ts';
 import { startAgent, type RunningAgent } from '../agent/agent.ts';
 import { sdm120 } from '../devices/eastron/sdm120.ts';
 import { startModbusTcpSimulator } from '../devices/simulators/modbus-tcp.ts';
 import { createTrace, DEMO_TRACES } from '../devices/traces.ts';
 import { closeFakeCollectors, fakeCollector } from './helpers/fake-collector.ts';
+import { capture } from './helpers/log-capture.ts';
 
 const cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
   await closeFakeCollectors();
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function capture() {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines };
-}
 
 describe('startAgent', () => {
   it('polls instruments, sends their samples, isolates a dead one, and flushes on stop', async () => {

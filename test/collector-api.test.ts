@@ -1,20 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
-import { INGEST_PATH, INSTRUMENTS_PATH, WIRE_VERSION, type IngestBatch, type InstrumentList, type Sample } from '../common/wire.ts';
+import { INGEST_PATH, INSTRUMENTS_PATH, type InstrumentList, type Sample } from '../common/wire.ts';
 import { buildApp, type CollectorApp, type IngestEvent } from '../collector/app.ts';
 import { sha256Hex } from '../collector/auth.ts';
 import { openSqliteStore } from '../collector/store/sqlite-store.ts';
 import type { Store } from '../collector/store/store.ts';
 import { JISHI_VERSION } from '../collector/version.ts';
+import { batch, T0 } from './helpers/batches.ts';
 
-const T0 = Date.UTC(2025, 2, 3, 8, 0, 0);
 const TOKEN = 'jishi_test-token-lab-pc-1';
 const OTHER_TOKEN = 'jishi_test-token-lab-pc-2';
 const auth = (token = TOKEN) => ({ authorization: `Bearer ${token}` });
 
-function batch(batchId: string, samples: Sample[], agentId = 'lab-pc-1'): IngestBatch {
-  return { wire_version: WIRE_VERSION, agent_id: agentId, batch_id: batchId, seq: 1, sent_at: T0, samples };
-}
 const s = (instrument: string, ts: number, power: number): Sample => ({ instrument_id: instrument, ts, readings: { power_w: power } });
 
 describe('collector API', () => {
@@ -94,7 +91,7 @@ describe('collector API', () => {
   });
 
   it('refuses a batch naming another agent with 403', async () => {
-    const res = await ingest(batch('b1', [s('MS-1', T0, 1)], 'lab-pc-2'));
+    const res = await ingest(batch('b1', [s('MS-1', T0, 1)], { agentId: 'lab-pc-2' }));
     expect(res.statusCode).toBe(403);
     expect(res.json()).toMatchObject({ code: 'JISHI_ERR_AGENT_MISMATCH' });
     expect(res.json().message).toContain('lab-pc-2');

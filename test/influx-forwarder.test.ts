@@ -1,20 +1,20 @@
 import { InfluxDB } from 'influx';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { WIRE_VERSION, type IngestBatch, type Sample } from '../common/wire.ts';
+import { freePort } from '../common/net.ts';
+import type { Sample } from '../common/wire.ts';
 import { createInfluxForwarder, type InfluxForwarder } from '../collector/influx/forwarder.ts';
 import { createLivePolicy } from '../collector/live-state.ts';
 import { openSqliteStore } from '../collector/store/sqlite-store.ts';
 import type { Store } from '../collector/store/store.ts';
-import { freePort, influxdAvailable, requireOrSkip, startInfluxd, type RunningInfluxd } from './helpers/influxd.ts';
+import { batch, T0 } from './helpers/batches.ts';
+import { influxdAvailable, requireOrSkip, startInfluxd, type RunningInfluxd } from './helpers/influxd.ts';
 
-const T0 = Date.UTC(2025, 2, 3, 8, 0, 0);
 const live = createLivePolicy({});
 
 let batchNo = 0;
 function ingest(store: Store, samples: Sample[], agentId = 'lab-pc-1'): void {
   batchNo++;
-  const batch: IngestBatch = { wire_version: WIRE_VERSION, agent_id: agentId, batch_id: `b${batchNo}`, seq: batchNo, sent_at: T0, samples };
-  store.ingest(batch, T0, live);
+  store.ingest(batch(`b${batchNo}`, samples, { seq: batchNo, agentId }), T0, live);
 }
 
 async function until(what: string, predicate: () => boolean, ms = 10_000): Promise<void> {

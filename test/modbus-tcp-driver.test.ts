@@ -2,12 +2,12 @@
  * The Modbus TCP driver against real Modbus TCP servers: the device simulator (SDM120 playing a trace)
  * and, for answers the simulator does not give (late answers), modbus-serial's ServerTCP with a vector of our own.
  */
-import net from 'node:net';
 import { ServerTCP, type FCallbackVal } from 'modbus-serial';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock, systemClock } from '../common/clock.ts';
 import { JishiError } from '../common/errors.ts';
 import { silentLogger } from '../common/log.ts';
+import { freePort } from '../common/net.ts';
 import { parseTransportUrl, type ModbusTcpTransport } from '../common/transport-url.ts';
 import { ModbusTcpDriver } from '../agent/drivers/modbus-tcp.ts';
 import { modbusExceptionName } from '../agent/drivers/modbus-errors.ts';
@@ -51,17 +51,6 @@ async function deviceError(p: Promise<unknown>): Promise<JishiError> {
   );
   expect(err).toBeInstanceOf(JishiError);
   return err as JishiError;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 describe('ModbusTcpDriver', () => {

@@ -1,11 +1,10 @@
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
 import { JishiError, type ErrorCode } from '../common/errors.ts';
 import type { Sample } from '../common/wire.ts';
 import type { DriverStats, PolledDriver, ReadResult } from '../agent/drivers/driver.ts';
 import { Sampler } from '../agent/sampler.ts';
+import { capture } from './helpers/log-capture.ts';
 
 const T0 = Date.UTC(2025, 2, 3, 8, 0, 0);
 
@@ -40,17 +39,6 @@ class ScriptedDriver implements PolledDriver {
   stats(): DriverStats {
     return { connected: true, reconnects: 2 };
   }
-}
-
-function capture() {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines };
 }
 
 /** Lets the promise chains started by fired timers run to completion. */

@@ -3,17 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JishiError } from '../common/errors.ts';
-import { WIRE_VERSION, type IngestBatch, type Sample } from '../common/wire.ts';
+import type { Sample } from '../common/wire.ts';
 import { createLivePolicy } from '../collector/live-state.ts';
 import { openSqliteStore } from '../collector/store/sqlite-store.ts';
 import type { Store } from '../collector/store/store.ts';
+import { batch, T0 } from './helpers/batches.ts';
 
-const T0 = Date.UTC(2025, 2, 3, 8, 0, 0);
 const live = createLivePolicy({ instruments: [{ id: 'FCM-1', off_w: 20, active_w: 300 }] });
-
-function batch(batchId: string, samples: Sample[], seq = 1, agentId = 'lab-pc-1'): IngestBatch {
-  return { wire_version: WIRE_VERSION, agent_id: agentId, batch_id: batchId, seq, sent_at: T0, samples };
-}
 
 const sample = (ts: number, power: number, extra: Partial<Sample> = {}): Sample => ({
   instrument_id: 'FCM-1',
@@ -82,7 +78,7 @@ describe('sqlite store', () => {
     expect(store.ingest(b, T0 + 10, live)).toEqual({ accepted: 0, duplicate: true, changes: [] });
     expect(store.readingsAfter(0, 100)).toHaveLength(1);
     // The same batch id from another agent is a different batch.
-    expect(store.ingest(batch('b1', [sample(T0 + 1, 400)], 1, 'lab-pc-2'), T0, live).duplicate).toBe(false);
+    expect(store.ingest(batch('b1', [sample(T0 + 1, 400)], { seq: 1, agentId: 'lab-pc-2' }), T0, live).duplicate).toBe(false);
   });
 
   it('keeps state_since while the state holds, and restarts it after a gap longer than max_gap', () => {
@@ -90,7 +86,7 @@ describe('sqlite store', () => {
     store.ingest(batch('b1', [sample(T0, 500), sample(T0 + 60_000, 520)]), T0, live);
     expect(store.listInstruments()[0]).toMatchObject({ state: 'active', state_since: T0 });
     const later = T0 + 60_000 + live.maxGapMs + 1;
-    const r = store.ingest(batch('b2', [sample(later, 510)], 2), later, live);
+    const r = store.ingest(batch('b2', [sample(later, 510)], { seq: 2 }), later, live);
     expect(r.changes).toEqual([{ instrument_id: 'FCM-1', from: 'unknown', to: 'active', at: later }]);
     expect(store.listInstruments()[0]).toMatchObject({ state: 'active', state_since: later, last_seen: later });
   });
@@ -98,7 +94,7 @@ describe('sqlite store', () => {
   it('stores late samples without moving the live state back', () => {
     const store = mem();
     store.ingest(batch('b1', [sample(T0 + 10_000, 500)]), T0, live);
-    const r = store.ingest(batch('b2', [sample(T0, 1)], 2), T0, live);
+    const r = store.ingest(batch('b2', [sample(T0, 1)], { seq: 2 }), T0, live);
     expect(r).toMatchObject({ accepted: 1, changes: [] });
     expect(store.listInstruments()[0]).toMatchObject({ state: 'active', last_seen: T0 + 10_000 });
     expect(store.readingsAfter(0, 10).map((x) => x.ts)).toEqual([T0 + 10_000, T0]);
@@ -108,7 +104,7 @@ describe('sqlite store', () => {
     const store = mem();
     store.ingest(batch('b1', [sample(T0, 500, { status: 'ALARM 12' })]), T0, live);
     expect(store.listInstruments()[0]).toMatchObject({ state: 'fault', last_reading: { status: 'ALARM 12' } });
-    store.ingest(batch('b2', [{ instrument_id: 'FCM-1', ts: T0 + 1, readings: {}, error: 'JISHI_ERR_DEVICE_TIMEOUT' }], 2), T0, live);
+    store.ingest(batch('b2', [{ instrument_id: 'FCM-1', ts: T0 + 1, readings: {}, error: 'JISHI_ERR_DEVICE_TIMEOUT' }], { seq: 2 }), T0, live);
     expect(store.listInstruments()[0]).toMatchObject({
       state: 'unknown',
       last_reading: { ts: T0 + 1, readings: {}, error: 'JISHI_ERR_DEVICE_TIMEOUT' },
@@ -118,7 +114,7 @@ describe('sqlite store', () => {
   it('reads readings after a cursor in insertion order, with pending counts per cursor', () => {
     const store = mem();
     store.ingest(batch('b1', [sample(T0 + 2, 1), sample(T0 + 1, 2)]), T0 + 100, live);
-    store.ingest(batch('b2', [sample(T0 + 3, 3)], 2), T0 + 200, live);
+    store.ingest(batch('b2', [sample(T0 + 3, 3)], { seq: 2 }), T0 + 200, live);
     const all = store.readingsAfter(0, 10);
     expect(all.map((r) => r.readings.power_w)).toEqual([1, 2, 3]);
     expect(all.map((r) => r.id)).toEqual([...all.map((r) => r.id)].sort((a, b) => a - b));

@@ -2,29 +2,17 @@
  * The uplink against a real HTTP server (node:http on a free port) that records requests and answers
  * from a script. Time is a ManualClock; the test waits for real I/O, never for time.
  */
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
 import type { Sample } from '../common/wire.ts';
 import { MemoryOutbox } from '../agent/outbox.ts';
 import { Uplink } from '../agent/uplink.ts';
 import { closeFakeCollectors, errorBody, fakeCollector } from './helpers/fake-collector.ts';
+import { capture } from './helpers/log-capture.ts';
 
 const T0 = Date.UTC(2025, 3, 1, 6, 0, 0);
 
 afterEach(closeFakeCollectors);
-
-function capture() {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines };
-}
 
 function samples(n: number, from = 0): Sample[] {
   return Array.from({ length: n }, (_, i) => ({ instrument_id: 'FCM-1', ts: T0 + (from + i) * 1000, readings: { power_w: from + i } }));

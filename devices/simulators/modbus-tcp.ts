@@ -13,9 +13,9 @@
  *   as a Modbus TCP to RS-485 gateway answers for a silent unit;
  * - a unit set offline with setOffline(): no answer at all (the client times out).
  */
-import net from 'node:net';
 import { ServerTCP, type FCallbackVal, type IServiceVector } from 'modbus-serial';
 import { systemClock, type Clock } from '../../common/clock.ts';
+import { freePort } from '../../common/net.ts';
 import { encodeField, MAX_READ_REGISTERS } from '../modbus-codec.ts';
 import { REGISTER_COUNT, type ModbusFunction, type ModbusProfile } from '../profile.ts';
 import type { Trace, TraceState } from '../traces.ts';
@@ -67,20 +67,6 @@ const GATEWAY_TARGET_FAILED = 0x0b;
 
 function modbusException(code: number, message: string): Error {
   return Object.assign(new Error(message), { modbusErrorCode: code });
-}
-
-/** Finds a free TCP port on `host` by binding port 0 and closing again. */
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.unref();
-    probe.once('error', reject);
-    probe.listen({ host, port: 0, exclusive: true }, () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 function listen(vector: IServiceVector, host: string, port: number): Promise<ServerTCP> {

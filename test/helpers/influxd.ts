@@ -5,9 +5,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../common/net.ts';
 
 /** The influxd binary: $JISHI_INFLUXD or /usr/bin/influxd. */
 export const INFLUXD_PATH = process.env.JISHI_INFLUXD ?? '/usr/bin/influxd';
@@ -38,19 +38,6 @@ export function requireOrSkip(name: string, available: boolean): boolean {
   if (process.env.CI === 'true') throw new Error(`${name} is required in CI but is not available`);
   console.warn(`skipping tests that need ${name}: it is not installed (set CI=true to make this an error)`);
   return true;
-}
-
-/** A free TCP port on 127.0.0.1 (bind to port 0, read it, release it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function configToml(dir: string, httpPort: number, rpcPort: number): string {
