@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { isRecord } from '../common/config-issues.ts';
+import { checkBaseUrl, isRecord } from '../common/config-issues.ts';
 import type { ConfigIssue } from '../common/errors.ts';
 import { parseTransportUrl, TRANSPORT_KINDS, type Transport, type TransportKind } from '../common/transport-url.ts';
 import { getProfile, profileIds } from '../devices/catalog.ts';
@@ -34,17 +34,8 @@ function checkCollector(collector: unknown, baseDir: string, issues: ConfigIssue
   if (!isRecord(collector)) return {};
   const out: { url?: string; token?: string } = {};
   if (typeof collector.url === 'string' && collector.url !== '') {
-    let url: URL | undefined;
-    try {
-      url = new URL(collector.url);
-    } catch {
-      issues.push({ path: '/collector/url', value: redact(collector.url), message: 'is not a URL; expected e.g. http://127.0.0.1:8080' });
-    }
-    if (url && url.protocol !== 'http:' && url.protocol !== 'https:') {
-      issues.push({ path: '/collector/url', value: redact(collector.url), message: 'must be an http: or https: URL' });
-    } else if (url) {
-      out.url = url.href.replace(/\/+$/, '');
-    }
+    const url = checkBaseUrl(collector.url, '/collector/url', 'http://127.0.0.1:8080', issues);
+    if (url !== undefined) out.url = url;
   }
   const hasToken = collector.token !== undefined;
   const hasFile = collector.token_file !== undefined;

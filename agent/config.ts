@@ -4,8 +4,7 @@
  * The file format is documented in ./config-schema.ts.
  */
 import { dirname, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
-import { readConfigFile, schemaIssues, sortByPath, type SchemaIssueOptions } from '../common/config-issues.ts';
+import { parseConfigYaml, readConfigFile, schemaIssues, sortByPath, type SchemaIssueOptions } from '../common/config-issues.ts';
 import { ConfigError, type ConfigIssue } from '../common/errors.ts';
 import { formatTransport, type Transport } from '../common/transport-url.ts';
 import type { DeviceProfile } from '../devices/profile.ts';
@@ -68,14 +67,7 @@ export function parseAgentConfig(
   env: Readonly<Record<string, string | undefined>> = process.env,
   options: Omit<ConfigOptions, 'env'> = {},
 ): AgentConfig {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => ({ path: '', message: `YAML ${e.code}: ${e.message.split('\n')[0]!.replace(/:$/, '')}` })),
-    );
-  }
-  return agentConfigFromObject(doc.toJS(), file, { baseDir: dirname(resolve(file)), ...options, env });
+  return agentConfigFromObject(parseConfigYaml(text, file), file, { baseDir: dirname(resolve(file)), ...options, env });
 }
 
 /**

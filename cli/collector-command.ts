@@ -1,14 +1,8 @@
 /** `jishi collector`: runs the collector from a config file, with command-line overrides. */
-import { join, resolve } from 'node:path';
-import { ConfigError } from '../common/errors.ts';
+import { dirname, resolve } from 'node:path';
+import { isRecord, parseConfigYaml, readConfigFile } from '../common/config-issues.ts';
 import { createLogger } from '../common/log.ts';
-import {
-  COLLECTOR_DEFAULTS,
-  STORE_FILE,
-  collectorConfigFromObject,
-  loadCollectorConfig,
-  type CollectorConfig,
-} from '../collector/config.ts';
+import { collectorConfigFromObject, type CollectorConfig } from '../collector/config.ts';
 import { startCollector } from '../collector/server.ts';
 import { untilSignal } from './signals.ts';
 
@@ -23,36 +17,33 @@ export interface CollectorCommandOptions {
   logLevel?: string;
 }
 
-/** Applies command-line overrides to a resolved config; a bad value is a ConfigError naming the option. */
-export function applyOverrides(config: CollectorConfig, opts: CollectorCommandOptions): CollectorConfig {
-  const out: CollectorConfig = { ...config, listen: { ...config.listen } };
-  if (opts.host !== undefined) out.listen.host = opts.host;
-  if (opts.port !== undefined) out.listen.port = opts.port;
-  if (opts.data !== undefined) {
-    out.dataDir = resolve(opts.data);
-    out.storePath = join(out.dataDir, STORE_FILE);
-  }
-  if (opts.influxUrl !== undefined) {
-    let ok = false;
-    try {
-      ok = ['http:', 'https:'].includes(new URL(opts.influxUrl).protocol);
-    } catch {
-      ok = false;
-    }
-    if (!ok) {
-      throw new ConfigError('command line', [
-        { path: '--influx-url', value: opts.influxUrl, message: 'must be an http(s) URL such as http://127.0.0.1:8086' },
-      ]);
-    }
-    out.influx = { ...(config.influx ?? { database: COLLECTOR_DEFAULTS.influx_database }), url: opts.influxUrl.replace(/\/+$/, '') };
-  }
-  if (opts.influxDb !== undefined) {
-    if (!out.influx) {
-      throw new ConfigError('command line', [{ path: '--influx-db', value: opts.influxDb, message: 'needs --influx-url or influx.url in the config' }]);
-    }
-    out.influx = { ...out.influx, database: opts.influxDb };
+/**
+ * The config file's content with the command-line overrides merged in, so that one validation covers both
+ * (a bad --influx-url is reported like a bad influx.url). --data resolves against the working directory.
+ */
+export function withOverrides(raw: unknown, opts: CollectorCommandOptions): unknown {
+  if (!isRecord(raw)) return raw;
+  const out: Record<string, unknown> = { ...raw };
+  const listen = isRecord(raw.listen) ? { ...raw.listen } : {};
+  if (opts.host !== undefined) listen.host = opts.host;
+  if (opts.port !== undefined) listen.port = opts.port;
+  if (Object.keys(listen).length > 0) out.listen = listen;
+  if (opts.data !== undefined) out.data_dir = resolve(opts.data);
+  if (opts.influxUrl !== undefined || opts.influxDb !== undefined) {
+    const influx = isRecord(raw.influx) ? { ...raw.influx } : {};
+    if (opts.influxUrl !== undefined) influx.url = opts.influxUrl;
+    if (opts.influxDb !== undefined) influx.database = opts.influxDb;
+    out.influx = influx;
   }
   return out;
+}
+
+export async function loadWithOverrides(opts: CollectorCommandOptions): Promise<CollectorConfig> {
+  const raw = opts.config ? (parseConfigYaml(await readConfigFile(opts.config), opts.config) ?? {}) : {};
+  const overridden = [opts.host, opts.port, opts.data, opts.influxUrl, opts.influxDb].some((v) => v !== undefined);
+  const source = `${opts.config ?? 'defaults'}${overridden ? ' with command-line overrides' : ''}`;
+  const baseDir = opts.config ? dirname(resolve(opts.config)) : process.cwd();
+  return collectorConfigFromObject(withOverrides(raw, opts), source, { baseDir });
 }
 
 export function describeCollectorConfig(c: CollectorConfig): string {
@@ -68,10 +59,7 @@ export function describeCollectorConfig(c: CollectorConfig): string {
 }
 
 export async function runCollectorCommand(opts: CollectorCommandOptions): Promise<void> {
-  const base = opts.config
-    ? await loadCollectorConfig(opts.config)
-    : collectorConfigFromObject({}, 'defaults (no --config)', { baseDir: process.cwd() });
-  const config = applyOverrides(base, opts);
+  const config = await loadWithOverrides(opts);
   if (opts.check) {
     process.stdout.write(`${describeCollectorConfig(config)}\nconfig OK\n`);
     return;

@@ -4,8 +4,7 @@
  * The file format is documented in ./config-schema.ts.
  */
 import { dirname, join, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
-import { dedupeIssues, isRecord, readConfigFile, schemaIssues, type SchemaIssueOptions } from '../common/config-issues.ts';
+import { checkBaseUrl, isRecord, parseConfigYaml, readConfigFile, schemaIssues, sortByPath, type SchemaIssueOptions } from '../common/config-issues.ts';
 import { ConfigError, type ConfigIssue } from '../common/errors.ts';
 import {
   COLLECTOR_DEFAULTS,
@@ -52,15 +51,8 @@ export async function loadCollectorConfig(file: string, options: CollectorConfig
 
 /** Parses and validates collector config YAML; `file` names it in messages. @throws ConfigError listing every problem. */
 export function parseCollectorConfig(text: string, file: string, options: CollectorConfigOptions = {}): CollectorConfig {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => ({ path: '', message: `YAML ${e.code}: ${e.message.split('\n')[0]}` })),
-    );
-  }
   // An empty file is an empty config: every setting has a default.
-  const value: unknown = doc.toJS() ?? {};
+  const value: unknown = parseConfigYaml(text, file) ?? {};
   return collectorConfigFromObject(value, file, { baseDir: dirname(resolve(file)), ...options });
 }
 
@@ -72,7 +64,7 @@ export function collectorConfigFromObject(obj: unknown, sourceName: string, opti
   const issues: ConfigIssue[] = [];
   issues.push(...schemaIssues(CollectorConfigSchema, obj, SCHEMA_ISSUES));
   checkSemantics(obj, issues);
-  if (issues.length > 0) throw new ConfigError(sourceName, dedupeIssues(issues));
+  if (issues.length > 0) throw new ConfigError(sourceName, sortByPath(issues));
   return resolveConfig(obj as CollectorConfigFile, sourceName, options.baseDir ?? process.cwd());
 }
 
@@ -123,7 +115,8 @@ function checkUnique(root: Record<string, unknown>, list: 'agents' | 'instrument
   const seen = new Map<string, number>();
   entries.forEach((entry: unknown, i) => {
     if (!isRecord(entry) || typeof entry[key] !== 'string') return;
-    const v = (entry[key] as string).toLowerCase();
+    // Ids are matched exactly everywhere; token hashes are hex, so their case does not matter.
+    const v = key === 'token_sha256' ? (entry[key] as string).toLowerCase() : (entry[key] as string);
     const first = seen.get(v);
     if (first === undefined) {
       seen.set(v, i);
@@ -161,16 +154,6 @@ function checkSemantics(root: unknown, issues: ConfigIssue[]): void {
   }
   const influx = root.influx;
   if (isRecord(influx) && typeof influx.url === 'string' && influx.url !== '') {
-    let url: URL | undefined;
-    try {
-      url = new URL(influx.url);
-    } catch {
-      issues.push({ path: '/influx/url', value: influx.url, message: 'is not a URL; expected e.g. http://127.0.0.1:8086' });
-    }
-    if (url && url.protocol !== 'http:' && url.protocol !== 'https:') {
-      issues.push({ path: '/influx/url', value: influx.url, message: 'must be an http: or https: URL' });
-    } else if (url && (url.username !== '' || url.search !== '' || url.hash !== '')) {
-      issues.push({ path: '/influx/url', message: 'must not carry credentials, a query or a fragment (use influx.username and influx.password)' });
-    }
+    checkBaseUrl(influx.url, '/influx/url', 'http://127.0.0.1:8086', issues);
   }
 }

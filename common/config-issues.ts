@@ -3,6 +3,7 @@
  * ConfigIssues with friendly messages, the instrument they belong to, and the bad value (never a secret).
  */
 import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
 import type { TSchema } from '@sinclair/typebox';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import { ConfigError, type ConfigIssue } from './errors.ts';
@@ -25,6 +26,18 @@ export async function readConfigFile(file: string): Promise<string> {
   } catch (err) {
     throw new ConfigError(file, [{ path: '', message: `cannot read the file: ${(err as Error).message}` }]);
   }
+}
+
+/** Parses config YAML into a plain value (duplicate keys are errors). @throws ConfigError naming the file and each YAML error. */
+export function parseConfigYaml(text: string, file: string): unknown {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => ({ path: '', message: `YAML ${e.code}: ${e.message.split('\n')[0]!.replace(/:$/, '')}` })),
+    );
+  }
+  return doc.toJS() as unknown;
 }
 
 /** A plain object (not null, not an array). */
@@ -124,4 +137,28 @@ export function sortByPath(issues: ConfigIssue[]): ConfigIssue[] {
     .map((issue, i) => ({ issue, i }))
     .sort((a, b) => collator.compare(a.issue.path, b.issue.path) || a.i - b.i)
     .map((x) => x.issue);
+}
+
+/**
+ * Checks a base URL setting (`collector.url`, `influx.url`): http or https, no credentials, query or fragment
+ * (they would be logged, or end up inside request paths). Returns it without trailing slashes when valid.
+ */
+export function checkBaseUrl(value: string, path: string, example: string, issues: ConfigIssue[]): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    issues.push({ path, value, message: `is not a URL; expected e.g. ${example}` });
+    return undefined;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    issues.push({ path, value, message: `must be an http: or https: URL, e.g. ${example}` });
+    return undefined;
+  }
+  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
+    // Not quoted: the value may hold a password.
+    issues.push({ path, message: 'must not carry credentials, a query or a fragment' });
+    return undefined;
+  }
+  return url.href.replace(/\/+$/, '');
 }

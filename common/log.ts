@@ -20,7 +20,7 @@ export function createLogger(options: LogOptions = {}): Logger {
   const stream = typeof dest === 'number' ? pino.destination({ fd: dest, sync: true }) : dest;
   return pino(
     {
-      level: options.level ?? (process.env.JISHI_LOG_LEVEL as LevelWithSilent | undefined) ?? 'info',
+      level: options.level ?? 'info',
       ...(options.name ? { name: options.name } : {}),
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,

@@ -80,8 +80,19 @@ function intParam(
 }
 
 function checkKnownParams(params: URLSearchParams, allowed: string[], errors: string[]): void {
+  const seen = new Set<string>();
   for (const key of params.keys()) {
     if (!allowed.includes(key)) errors.push(`unknown parameter "${key}" (allowed: ${allowed.join(', ')})`);
+    else if (seen.has(key)) errors.push(`parameter "${key}" is given more than once`);
+    seen.add(key);
+  }
+}
+
+function checkPortAndFragment(url: URL, text: string, errors: string[]): void {
+  if (url.port === '0') errors.push('port 0 is not a device port');
+  const hash = text.indexOf('#');
+  if (hash >= 0) {
+    errors.push(`unexpected "${text.slice(hash)}": a "#" starts a URL fragment; write it as %23 (e.g. an MQTT wildcard topic/%23)`);
   }
 }
 
@@ -110,6 +121,7 @@ export function parseTransportUrl(text: string, defaults: { baud?: number; unit?
     return { ok: false, errors: [`"${text}" is not a URL; expected e.g. modbus-tcp://192.0.2.10:502?unit=1`] };
   }
   const errors: string[] = [];
+  checkPortAndFragment(url, text, errors);
   const kind = url.protocol.slice(0, -1);
   const p = url.searchParams;
   let transport: Transport | undefined;

@@ -112,7 +112,8 @@ describe('config checks', () => {
     expect(r.stdout).toMatch(/influx: http:\/\/127\.0\.0\.1:8086 database jishi/);
     const bad = jishi(['collector', '--check', '--influx-url', 'localhost:8086']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/--influx-url.*must be an http\(s\) URL.*localhost:8086/);
+    expect(bad.stderr).toMatch(/command-line overrides/);
+    expect(bad.stderr).toMatch(/\/influx\/url: must be an http: or https: URL.*localhost:8086/);
   });
 });
 

@@ -81,7 +81,7 @@ describe('collector config', () => {
     const at = (path: string) => issues.find((i) => i.path === path);
     expect(at('/listen/port')).toMatchObject({ value: 99999, message: 'must be between 0 and 65535' });
     expect(at('/listen/hots')).toMatchObject({ message: 'unknown key "hots"' });
-    expect(at('/influx/url')).toMatchObject({ value: 'ftp://influx', message: 'must be an http: or https: URL' });
+    expect(at('/influx/url')).toMatchObject({ value: 'ftp://influx', message: 'must be an http: or https: URL, e.g. http://127.0.0.1:8086' });
     expect(at('/agents/1/token_sha256')).toMatchObject({ value: 'nothex' });
     expect(at('/agents/1/id')).toMatchObject({ value: 'lab-pc-1', message: 'duplicate agent id (first used by /agents/0)' });
     expect(at('/instruments/0/active_w')).toMatchObject({ instrument: 'MS-1', value: 2200 });

@@ -60,6 +60,15 @@ describe('parseTransportUrl', () => {
     expect(!c.ok && c.errors[0]).toMatch(/is not a URL/);
   });
 
+  it('rejects repeated parameters, port 0 and an unencoded #', () => {
+    const r = parseTransportUrl('modbus-tcp://127.0.0.1:0?unit=1&unit=2');
+    expect(!r.ok && r.errors).toEqual(['port 0 is not a device port', 'parameter "unit" is given more than once']);
+    const m = parseTransportUrl('mqtt://127.0.0.1/tele/#');
+    expect(m.ok ? "" : m.errors.join()).toMatch(/write it as %23/);
+    const ok = parseTransportUrl('mqtt://127.0.0.1/tele/%23');
+    expect(ok.ok && ok.transport.kind === 'mqtt' && ok.transport.topic).toBe('tele/#');
+  });
+
   it('rejects a serial URL written with two slashes', () => {
     const r = parseTransportUrl('serial://dev/ttyS0');
     expect(!r.ok && r.errors.join()).toMatch(/three slashes/);
