@@ -11,6 +11,12 @@ export interface DemoInstrument {
   active_w: number;
 }
 
+/**
+ * Engine timings scaled to the demo's short cycles (minutes, not hours), so states settle and sessions close
+ * while you watch. Real instruments keep the documented defaults.
+ */
+export const DEMO_ENGINE = { min_dwell_s: 5, merge_gap_s: 60, warmup_max_s: 60, post_max_s: 30 } as const;
+
 /** Thresholds sit between each trace's standby and active power (see devices/traces.ts DEMO_TRACES). */
 export const DEMO_FLEET: readonly DemoInstrument[] = [
   { id: 'FCM-2019-001', name: '流式细胞仪 FACSCanto II', trace: 'flow-cytometer', unit: 1, off_w: 20, active_w: 300 },

@@ -19,7 +19,7 @@ import { createTrace, DEMO_TRACES } from '../devices/traces.ts';
 import { startModbusTcpSimulator, type ModbusTcpSimulator } from '../devices/simulators/modbus-tcp.ts';
 import { newToken } from './token.ts';
 import { renderTable } from './live-table.ts';
-import { DEMO_FLEET } from './demo-fleet.ts';
+import { DEMO_ENGINE, DEMO_FLEET } from './demo-fleet.ts';
 import { untilSignal } from './signals.ts';
 
 export interface DemoOptions {
@@ -95,7 +95,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
         listen: { host: opts.host, port: opts.port },
         data_dir: dataDir,
         agents: [{ id: AGENT_ID, token_sha256: sha256Hex(token) }],
-        instruments: DEMO_FLEET.map((i) => ({ id: i.id, name: i.name, off_w: i.off_w, active_w: i.active_w })),
+        instruments: DEMO_FLEET.map((i) => ({ id: i.id, name: i.name, off_w: i.off_w, active_w: i.active_w, ...DEMO_ENGINE })),
         max_gap_s: Math.max(10, opts.poll * 10),
       },
       'demo',

@@ -12,6 +12,9 @@ import { createLivePolicy, DEFAULT_MAX_GAP_MS, DEFAULT_THRESHOLDS, type Instrume
 import { registerHealthRoute } from './routes/health.ts';
 import { registerIngestRoute, type IngestEvent } from './routes/ingest.ts';
 import { registerInstrumentsRoute } from './routes/instruments.ts';
+import { registerUtilizationRoutes, type UtilizationRouteOptions } from './routes/utilization.ts';
+import { DEFAULT_RATED_HOURS_PER_YEAR } from './engine/rated.ts';
+import type { EngineRunner } from './engine-runner.ts';
 import type { Store } from './store/store.ts';
 
 export type { IngestEvent };
@@ -44,6 +47,12 @@ export interface BuildAppOptions {
   defaultThresholds?: LiveThresholds;
   /** No sample for longer than this (ms) and an instrument is `unknown` (default 15 min). */
   maxGapMs?: number;
+  /** The utilization engine: live state, states, sessions and rollups (absent: instantaneous live state only). */
+  engine?: EngineRunner;
+  /** Rated hours and service periods of configured instruments, for utilization queries. */
+  registry?: UtilizationRouteOptions['instruments'];
+  /** Rated hours per year of instruments without their own (default 1400). */
+  defaultRatedHours?: number;
   /** Called after every stored ingest (also duplicates), synchronously; a throw is logged, never answered. */
   onIngest?: (event: IngestEvent) => void;
 }
@@ -68,7 +77,16 @@ export function buildApp(options: BuildAppOptions): CollectorApp {
 
   const live = createLivePolicy({ instruments, defaults: options.defaultThresholds ?? DEFAULT_THRESHOLDS, maxGapMs });
   registerHealthRoute(app, clock);
-  registerIngestRoute(app, { clock, live, ...(options.onIngest ? { onIngest: options.onIngest } : {}) });
-  registerInstrumentsRoute(app, { clock, maxGapMs, instruments });
+  const engine = options.engine ? { engine: options.engine } : {};
+  registerIngestRoute(app, { clock, live, ...engine, ...(options.onIngest ? { onIngest: options.onIngest } : {}) });
+  registerInstrumentsRoute(app, { clock, maxGapMs, instruments, ...engine });
+  if (options.engine) {
+    registerUtilizationRoutes(app, {
+      clock,
+      engine: options.engine,
+      instruments: options.registry ?? [],
+      defaultRatedHours: options.defaultRatedHours ?? DEFAULT_RATED_HOURS_PER_YEAR,
+    });
+  }
   return app;
 }

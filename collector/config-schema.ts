@@ -20,14 +20,20 @@
  *     name: 流式细胞仪 BD FACSCanto II
  *     off_w: 20            # below: off (default 10)
  *     active_w: 300        # at or above: active (default 400); between: standby
+ *     min_dwell_s: 30      # a new state must hold this long (default 30)
+ *     rated_hours: 1400    # rated hours per year (default: rated_hours below)
+ *     commissioned: 2025-07-01   # in service from (optional)
  * max_gap_s: 900           # no sample for longer and the state is unknown (default 900)
+ * timezone: Asia/Shanghai  # days, months and years are counted in this zone (default Asia/Shanghai)
+ * rated_hours: 1400        # default rated hours per instrument and year (default 1400)
  * log_level: info          # fatal, error, warn, info, debug, trace, silent (default info)
  * ```
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { IdPattern } from '../common/wire.ts';
-
 import { LOG_LEVELS } from '../common/log.ts';
+import { IdPattern } from '../common/wire.ts';
+import { DEFAULT_ENGINE_PARAMS } from './engine/params.ts';
+import { DEFAULT_TIME_ZONE } from './engine/time-zone.ts';
 
 export { LOG_LEVELS };
 
@@ -37,9 +43,16 @@ export const COLLECTOR_DEFAULTS = {
   port: 8080,
   data_dir: './jishi-data',
   influx_database: 'jishi',
-  off_w: 10,
-  active_w: 400,
-  max_gap_s: 900,
+  off_w: DEFAULT_ENGINE_PARAMS.off_w,
+  active_w: DEFAULT_ENGINE_PARAMS.active_w,
+  hysteresis: DEFAULT_ENGINE_PARAMS.hysteresis,
+  min_dwell_s: DEFAULT_ENGINE_PARAMS.min_dwell_s,
+  max_gap_s: DEFAULT_ENGINE_PARAMS.max_gap_s,
+  merge_gap_s: DEFAULT_ENGINE_PARAMS.merge_gap_s,
+  warmup_max_s: DEFAULT_ENGINE_PARAMS.warmup_max_s,
+  post_max_s: DEFAULT_ENGINE_PARAMS.post_max_s,
+  timezone: DEFAULT_TIME_ZONE,
+  rated_hours: 1400,
   log_level: 'info',
 } as const;
 
@@ -47,6 +60,10 @@ export const COLLECTOR_DEFAULTS = {
 export const STORE_FILE = 'jishi.sqlite';
 
 const id = (description: string) => Type.String({ pattern: IdPattern, minLength: 1, maxLength: 64, description });
+const seconds = (description: string) => Type.Number({ minimum: 0, maximum: 86_400, description });
+/** A calendar date, YYYY-MM-DD. */
+export const DAY_PATTERN = '^\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])$';
+const STATE_NAMES = ['off', 'standby', 'active', 'fault', 'unknown'] as const;
 const watts = (description: string) => Type.Number({ minimum: 0, maximum: 1_000_000, description });
 
 export const AgentEntrySchema = Type.Object(
@@ -63,6 +80,27 @@ export const CollectorInstrumentSchema = Type.Object(
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'Display name' })),
     off_w: Type.Optional(watts('Below this power the instrument is off')),
     active_w: Type.Optional(watts('At or above this power the instrument is active; between off_w and it, standby')),
+    hysteresis: Type.Optional(Type.Number({ minimum: 0, maximum: 0.5, description: 'Hysteresis as a fraction of each threshold' })),
+    min_dwell_s: Type.Optional(seconds('A new state must hold this long before it is taken')),
+    max_gap_s: Type.Optional(Type.Number({ minimum: 1, maximum: 86_400, description: 'A gap between samples longer than this is unknown' })),
+    merge_gap_s: Type.Optional(seconds('Standby gaps up to this long between active periods are merged into one session')),
+    warmup_max_s: Type.Optional(seconds('At most this much standby before a session counts as warm-up')),
+    post_max_s: Type.Optional(seconds('At most this much standby after a session counts as post-processing')),
+    status_states: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            match: Type.String({ minLength: 1, maxLength: 200, description: 'Case-insensitive regex on the device status' }),
+            state: Type.Union(STATE_NAMES.map((n) => Type.Literal(n))),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 32, description: 'Device status -> state rules; the first match wins and outranks power' },
+      ),
+    ),
+    rated_hours: Type.Optional(Type.Number({ minimum: 0, maximum: 8784, description: 'Rated hours per year' })),
+    commissioned: Type.Optional(Type.String({ pattern: DAY_PATTERN, description: 'First day in service (YYYY-MM-DD)' })),
+    retired: Type.Optional(Type.String({ pattern: DAY_PATTERN, description: 'Last day in service (YYYY-MM-DD)' })),
   },
   { additionalProperties: false },
 );
@@ -93,6 +131,8 @@ export const CollectorConfigSchema = Type.Object(
     agents: Type.Optional(Type.Array(AgentEntrySchema)),
     instruments: Type.Optional(Type.Array(CollectorInstrumentSchema)),
     max_gap_s: Type.Optional(Type.Number({ minimum: 1, maximum: 86_400, description: 'Seconds without a sample before the state is unknown' })),
+    timezone: Type.Optional(Type.String({ minLength: 1, description: 'IANA time zone of the lab (default Asia/Shanghai)' })),
+    rated_hours: Type.Optional(Type.Number({ minimum: 0, maximum: 8784, description: 'Default rated hours per instrument and year' })),
     log_level: Type.Optional(Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)))),
   },
   { additionalProperties: false },

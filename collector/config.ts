@@ -14,11 +14,24 @@ import {
   type CollectorConfigFile,
 } from './config-schema.ts';
 import type { InstrumentSettings } from './live-state.ts';
+import { DEFAULT_ENGINE_PARAMS, resolveParams } from './engine/params.ts';
+import { isValidTimeZone } from './engine/time-zone.ts';
+import type { EngineParams } from './engine/types.ts';
 
 export { CollectorConfigSchema, COLLECTOR_DEFAULTS, STORE_FILE } from './config-schema.ts';
 export type { CollectorConfigFile } from './config-schema.ts';
 
 export type CollectorLogLevel = (typeof LOG_LEVELS)[number];
+
+/** One `instruments` entry, resolved. */
+export interface ConfiguredInstrument extends InstrumentSettings {
+  off_w: number;
+  active_w: number;
+  params: EngineParams;
+  rated_hours: number;
+  commissioned?: string;
+  retired?: string;
+}
 
 /** The resolved collector configuration. */
 export interface CollectorConfig {
@@ -32,8 +45,14 @@ export interface CollectorConfig {
   /** Absent when readings are not forwarded. */
   influx?: { url: string; database: string; username?: string; password?: string };
   agents: { id: string; tokenSha256: string }[];
-  /** Instruments with names and thresholds (each has off_w and active_w resolved). */
-  instruments: (InstrumentSettings & { off_w: number; active_w: number })[];
+  /** Instruments with names, thresholds and engine parameters resolved against the defaults. */
+  instruments: ConfiguredInstrument[];
+  /** Engine parameters of instruments the config does not list. */
+  defaultParams: EngineParams;
+  /** IANA zone in which days, months and years are counted. */
+  timeZone: string;
+  /** Rated hours per year of instruments without their own. */
+  ratedHours: number;
   maxGapMs: number;
   logLevel: CollectorLogLevel;
 }
@@ -70,6 +89,8 @@ export function collectorConfigFromObject(obj: unknown, sourceName: string, opti
 
 function resolveConfig(file: CollectorConfigFile, source: string, baseDir: string): CollectorConfig {
   const dataDir = resolve(baseDir, file.data_dir ?? COLLECTOR_DEFAULTS.data_dir);
+  const maxGapS = file.max_gap_s ?? COLLECTOR_DEFAULTS.max_gap_s;
+  const ratedHours = file.rated_hours ?? COLLECTOR_DEFAULTS.rated_hours;
   return {
     source,
     listen: { host: file.listen?.host ?? COLLECTOR_DEFAULTS.host, port: file.listen?.port ?? COLLECTOR_DEFAULTS.port },
@@ -86,13 +107,26 @@ function resolveConfig(file: CollectorConfigFile, source: string, baseDir: strin
         }
       : {}),
     agents: (file.agents ?? []).map((a) => ({ id: a.id, tokenSha256: a.token_sha256.toLowerCase() })),
-    instruments: (file.instruments ?? []).map((i) => ({
-      id: i.id,
-      ...(i.name !== undefined ? { name: i.name } : {}),
-      off_w: i.off_w ?? COLLECTOR_DEFAULTS.off_w,
-      active_w: i.active_w ?? COLLECTOR_DEFAULTS.active_w,
-    })),
-    maxGapMs: Math.round((file.max_gap_s ?? COLLECTOR_DEFAULTS.max_gap_s) * 1000),
+    instruments: (file.instruments ?? []).map((i): ConfiguredInstrument => {
+      const { id, name, rated_hours, commissioned, retired, ...engine } = i;
+      // The default fault-word rule stays after the instrument's own status rules.
+      const statusStates = engine.status_states && [...engine.status_states, ...DEFAULT_ENGINE_PARAMS.status_states];
+      const params = resolveParams({ max_gap_s: maxGapS, ...engine, ...(statusStates ? { status_states: statusStates } : {}) });
+      return {
+        id,
+        ...(name !== undefined ? { name } : {}),
+        off_w: params.off_w,
+        active_w: params.active_w,
+        params,
+        rated_hours: rated_hours ?? ratedHours,
+        ...(commissioned !== undefined ? { commissioned } : {}),
+        ...(retired !== undefined ? { retired } : {}),
+      };
+    }),
+    defaultParams: resolveParams({ max_gap_s: maxGapS }),
+    timeZone: file.timezone ?? COLLECTOR_DEFAULTS.timezone,
+    ratedHours,
+    maxGapMs: Math.round(maxGapS * 1000),
     logLevel: file.log_level ?? COLLECTOR_DEFAULTS.log_level,
   };
 }
@@ -131,6 +165,36 @@ function checkUnique(root: Record<string, unknown>, list: 'agents' | 'instrument
   });
 }
 
+/** Engine parameters of one instrument entry: hysteresis bands, status rules, service dates. */
+function checkInstrumentEngine(entry: Record<string, unknown>, i: number, issues: ConfigIssue[]): void {
+  const instrument = typeof entry.id === 'string' && entry.id !== '' ? entry.id : `#${i + 1}`;
+  const num = (key: string, fallback: number): number => (typeof entry[key] === 'number' ? (entry[key] as number) : fallback);
+  const off = num('off_w', COLLECTOR_DEFAULTS.off_w);
+  const active = num('active_w', COLLECTOR_DEFAULTS.active_w);
+  const h = num('hysteresis', COLLECTOR_DEFAULTS.hysteresis);
+  if (off <= active && h >= 0 && h <= 0.5 && off * (1 + h) > active * (1 - h)) {
+    issues.push({
+      path: `/instruments/${i}/hysteresis`,
+      instrument,
+      value: h,
+      message: `the hysteresis bands of off_w (${off}) and active_w (${active}) overlap: lower the hysteresis or move the thresholds apart`,
+    });
+  }
+  if (Array.isArray(entry.status_states)) {
+    entry.status_states.forEach((rule: unknown, k) => {
+      if (!isRecord(rule) || typeof rule.match !== 'string') return;
+      try {
+        new RegExp(rule.match, 'i');
+      } catch (err) {
+        issues.push({ path: `/instruments/${i}/status_states/${k}/match`, instrument, value: rule.match, message: `is not a valid regular expression: ${(err as Error).message}` });
+      }
+    });
+  }
+  if (typeof entry.commissioned === 'string' && typeof entry.retired === 'string' && entry.retired < entry.commissioned) {
+    issues.push({ path: `/instruments/${i}/retired`, instrument, value: entry.retired, message: `is before commissioned (${entry.commissioned})` });
+  }
+}
+
 function checkSemantics(root: unknown, issues: ConfigIssue[]): void {
   if (!isRecord(root)) return;
   checkUnique(root, 'agents', 'id', 'agent id', issues);
@@ -150,7 +214,11 @@ function checkSemantics(root: unknown, issues: ConfigIssue[]): void {
           message: `off_w (${off}${typeof entry.off_w === 'number' ? '' : ', the default'}) must not exceed active_w (${active}${typeof entry.active_w === 'number' ? '' : ', the default'})`,
         });
       }
+      checkInstrumentEngine(entry, i, issues);
     });
+  }
+  if (typeof root.timezone === 'string' && root.timezone !== '' && !isValidTimeZone(root.timezone)) {
+    issues.push({ path: '/timezone', value: root.timezone, message: 'is not an IANA time zone, e.g. Asia/Shanghai' });
   }
   const influx = root.influx;
   if (isRecord(influx) && typeof influx.url === 'string' && influx.url !== '') {

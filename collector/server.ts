@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../common/clock.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import { buildApp, type CollectorApp, type IngestEvent } from './app.ts';
+import { EngineRunner } from './engine-runner.ts';
 import type { CollectorConfig } from './config.ts';
 import { createInfluxForwarder, type InfluxForwarder } from './influx/forwarder.ts';
 import { openSqliteStore } from './store/sqlite-store.ts';
@@ -61,7 +62,18 @@ export async function startCollector(config: CollectorConfig, options: StartColl
       });
     }
     const fwd = forwarder;
+    const configured = new Map(config.instruments.map((i) => [i.id, i.params]));
+    const engine = new EngineRunner({
+      store: store.engine,
+      params: (id) => configured.get(id) ?? config.defaultParams,
+      timeZone: config.timeZone,
+      clock,
+      logger: logger.child({ component: 'engine' }),
+    });
     app = buildApp({
+      engine,
+      registry: config.instruments,
+      defaultRatedHours: config.ratedHours,
       store,
       ownsStore: true,
       clock,

@@ -1,3 +1,4 @@
+import { DEFAULT_ENGINE_PARAMS } from '../collector/engine/params.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +21,9 @@ describe('collector config', () => {
       storePath: join(dir, 'jishi-data', 'jishi.sqlite'),
       agents: [],
       instruments: [],
+      defaultParams: DEFAULT_ENGINE_PARAMS,
+      timeZone: 'Asia/Shanghai',
+      ratedHours: 1400,
       maxGapMs: 900_000,
       logLevel: 'info',
     });
@@ -36,9 +40,11 @@ describe('collector config', () => {
         'agents:',
         `  - { id: lab-pc-1, token_sha256: ${HASH.toUpperCase()} }`,
         'instruments:',
-        '  - { id: MS-1, name: 质谱仪, off_w: 100, active_w: 2200 }',
-        '  - { id: FCM-1 }',
+        '  - { id: MS-1, name: 质谱仪, off_w: 100, active_w: 2200, min_dwell_s: 60, rated_hours: 800, commissioned: 2025-07-01 }',
+        '  - { id: FCM-1, status_states: [{ match: "^RUN", state: active }] }',
         'max_gap_s: 300',
+        'timezone: Europe/Berlin',
+        'rated_hours: 1200',
         'log_level: debug',
       ].join('\n'),
     );
@@ -50,9 +56,31 @@ describe('collector config', () => {
       influx: { url: 'http://127.0.0.1:8086', database: 'jishi', username: 'jishi', password: 'secret' },
       agents: [{ id: 'lab-pc-1', tokenSha256: HASH }],
       instruments: [
-        { id: 'MS-1', name: '质谱仪', off_w: 100, active_w: 2200 },
-        { id: 'FCM-1', off_w: 10, active_w: 400 },
+        {
+          id: 'MS-1',
+          name: '质谱仪',
+          off_w: 100,
+          active_w: 2200,
+          params: { ...DEFAULT_ENGINE_PARAMS, off_w: 100, active_w: 2200, min_dwell_s: 60, max_gap_s: 300 },
+          rated_hours: 800,
+          commissioned: '2025-07-01',
+        },
+        {
+          id: 'FCM-1',
+          off_w: 10,
+          active_w: 400,
+          // The instrument's own status rules come first; the default fault-word rule stays after them.
+          params: {
+            ...DEFAULT_ENGINE_PARAMS,
+            max_gap_s: 300,
+            status_states: [{ match: '^RUN', state: 'active' }, ...DEFAULT_ENGINE_PARAMS.status_states],
+          },
+          rated_hours: 1200,
+        },
       ],
+      defaultParams: { ...DEFAULT_ENGINE_PARAMS, max_gap_s: 300 },
+      timeZone: 'Europe/Berlin',
+      ratedHours: 1200,
       maxGapMs: 300_000,
       logLevel: 'debug',
     });

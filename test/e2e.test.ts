@@ -52,7 +52,7 @@ describe.skipIf(requireOrSkip('influxd', influxdAvailable()))('simulator -> agen
           data_dir: dataDir,
           influx: { url: influxd.url, database: 'jishi_e2e' },
           agents: [{ id: 'e2e-agent', token_sha256: sha256Hex(TOKEN) }],
-          instruments: FLEET.map((f) => ({ id: f.id, off_w: f.off_w, active_w: f.active_w })),
+          instruments: FLEET.map((f) => ({ id: f.id, off_w: f.off_w, active_w: f.active_w, min_dwell_s: 1 })),
         },
         'e2e',
       ),

@@ -83,3 +83,20 @@ export interface DailyRollup {
   /** (period_s - unknown_s) / period_s, 0..1. */
   coverage: number;
 }
+
+/** Daily rollups summed over a period (a month, a year, any range of days). */
+export interface RollupTotals {
+  /** Number of daily rollups summed. */
+  days: number;
+  period_s: number;
+  off_s: number;
+  standby_s: number;
+  active_s: number;
+  fault_s: number;
+  unknown_s: number;
+  effective_s: number;
+  sessions: number;
+  energy_kwh: number;
+  /** (period_s - unknown_s) / period_s over the whole period, 0 when period_s is 0. */
+  coverage: number;
+}

@@ -9,6 +9,7 @@ import { JishiError } from '../../common/errors.ts';
 import { INGEST_PATH, IngestAck, IngestBatch } from '../../common/wire.ts';
 import type { CollectorApp } from '../app.ts';
 import { bearerToken, sha256Hex } from '../auth.ts';
+import type { EngineRunner } from '../engine-runner.ts';
 import type { LivePolicy, StateChange } from '../store/store.ts';
 
 /** What the collector reports after each accepted ingest request. */
@@ -32,7 +33,7 @@ declare module 'fastify' {
 
 export function registerIngestRoute(
   app: CollectorApp,
-  options: { clock: Clock; live: LivePolicy; onIngest?: (event: IngestEvent) => void },
+  options: { clock: Clock; live: LivePolicy; engine?: EngineRunner; onIngest?: (event: IngestEvent) => void },
 ): void {
   if (!app.hasRequestDecorator('agentId')) app.decorateRequest('agentId', undefined);
 
@@ -57,11 +58,13 @@ export function registerIngestRoute(
       }
       const receivedAt = options.clock.now();
       const result = app.store.ingest(batch, receivedAt, options.live);
+      // The utilization engine runs after the commit: its failures never lose the batch (recompute rebuilds).
+      const changes = options.engine && !result.duplicate ? options.engine.ingest(batch.samples) : result.changes;
       request.log.debug(
         { agent_id: batch.agent_id, batch_id: batch.batch_id, accepted: result.accepted, duplicate: result.duplicate },
         'batch stored',
       );
-      for (const c of result.changes) {
+      for (const c of changes) {
         request.log.info({ instrument_id: c.instrument_id, from: c.from, to: c.to, at: c.at }, 'live state changed');
       }
       if (options.onIngest !== undefined) {
@@ -72,7 +75,7 @@ export function registerIngestRoute(
             seq: batch.seq,
             accepted: result.accepted,
             duplicate: result.duplicate,
-            changes: result.changes,
+            changes,
             received_at: receivedAt,
           });
         } catch (err) {

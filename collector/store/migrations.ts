@@ -63,7 +63,69 @@ CREATE TABLE cursors (
 ) STRICT;
 `;
 
-export const MIGRATIONS: readonly string[] = [V1];
+/**
+ * v2: the utilization engine's output. Every row carries `drain_ts`, the engine's last sample time when the row
+ * was finalized, so a recompute from a checkpoint deletes exactly the rows finalized after that checkpoint.
+ */
+const V2 = `
+CREATE TABLE state_intervals (
+  instrument_id TEXT NOT NULL,
+  start         INTEGER NOT NULL,
+  end           INTEGER NOT NULL,
+  state         TEXT NOT NULL,
+  energy_kwh    REAL NOT NULL,
+  drain_ts      INTEGER NOT NULL,
+  PRIMARY KEY (instrument_id, start)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX state_intervals_end ON state_intervals (instrument_id, end);
+
+CREATE TABLE sessions (
+  instrument_id TEXT NOT NULL,
+  start         INTEGER NOT NULL,
+  end           INTEGER NOT NULL,
+  active_s      REAL NOT NULL,
+  warmup_s      REAL NOT NULL,
+  post_s        REAL NOT NULL,
+  energy_kwh    REAL NOT NULL,
+  drain_ts      INTEGER NOT NULL,
+  PRIMARY KEY (instrument_id, start)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX sessions_start ON sessions (start);
+
+CREATE TABLE daily_rollups (
+  instrument_id TEXT NOT NULL,
+  day           TEXT NOT NULL,
+  period_s      REAL NOT NULL,
+  off_s         REAL NOT NULL,
+  standby_s     REAL NOT NULL,
+  active_s      REAL NOT NULL,
+  fault_s       REAL NOT NULL,
+  unknown_s     REAL NOT NULL,
+  effective_s   REAL NOT NULL,
+  sessions      INTEGER NOT NULL,
+  energy_kwh    REAL NOT NULL,
+  coverage      REAL NOT NULL,
+  PRIMARY KEY (instrument_id, day)
+) STRICT, WITHOUT ROWID;
+
+-- The engine's state after its last sample, to continue streaming after a restart.
+CREATE TABLE engine_state (
+  instrument_id TEXT PRIMARY KEY,
+  last_ts       INTEGER,
+  checkpoint    TEXT NOT NULL
+) STRICT;
+
+-- The engine's state right before the first sample of each local day, where a recompute can start.
+CREATE TABLE engine_day_checkpoints (
+  instrument_id TEXT NOT NULL,
+  day           TEXT NOT NULL,
+  last_ts       INTEGER,
+  checkpoint    TEXT NOT NULL,
+  PRIMARY KEY (instrument_id, day)
+) STRICT, WITHOUT ROWID;
+`;
+
+export const MIGRATIONS: readonly string[] = [V1, V2];
 
 /** Brings the database to the newest schema; refuses a file written by a newer jishi. */
 export function migrate(db: Database.Database): void {

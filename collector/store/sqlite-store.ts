@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { JishiError } from '../../common/errors.ts';
 import type { IngestBatch, InstrumentState, InstrumentView, Readings, Sample } from '../../common/wire.ts';
 import { migrate, READING_COLUMNS } from './migrations.ts';
+import { createSqliteEngineStore } from './sqlite-engine-store.ts';
 import type { IngestResult, LivePolicy, StateChange, Store, StoredReading } from './store.ts';
 
 export interface SqliteStoreOptions {
@@ -239,6 +240,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   }
 
   return {
+    engine: createSqliteEngineStore(db),
     upsertAgent: (agentId, tokenSha256) => guarded('upsertAgent', () => upsertAgentTx(agentId, tokenSha256.toLowerCase())),
     removeAgentsExcept: (agentIds) => guarded('removeAgentsExcept', () => removeAgentsTx(agentIds)),
     agentForTokenHash: (tokenSha256) =>

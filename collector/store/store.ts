@@ -4,6 +4,7 @@
  * Later issues (utilization engine, bookings, exports) extend this interface.
  */
 import type { IngestBatch, InstrumentState, InstrumentView, Readings, Sample } from '../../common/wire.ts';
+import type { EngineStore } from './engine-store.ts';
 
 /** How ingest derives the live state of an instrument; the store itself holds no thresholds. */
 export interface LivePolicy {
@@ -50,6 +51,8 @@ export interface StoredReading {
 }
 
 export interface Store {
+  /** The utilization engine's tables (intervals, sessions, rollups, checkpoints). */
+  readonly engine: EngineStore;
   /** Registers an agent or replaces its token hash. A token hash belongs to one agent: upserting moves it. */
   upsertAgent(agentId: string, tokenSha256: string): void;
   /** Deletes every agent not named (tokens of agents removed from the config stop working). Returns the removed ids. */

@@ -1,0 +1,100 @@
+/**
+ * Local calendar days in an IANA time zone, with Intl only (no dependency). Days are `YYYY-MM-DD` strings.
+ * A local day is [dayStart(day), dayStart(next day)): 24 h in Asia/Shanghai, 23 h or 25 h on DST change days
+ * elsewhere (Europe/Berlin), and it starts at the first instant of the date when midnight is skipped.
+ */
+
+/** The reporting zone by default (DOMAIN: calendar year in local time, Asia/Shanghai). */
+export const DEFAULT_TIME_ZONE = 'Asia/Shanghai';
+
+const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+
+/** One formatter per zone: creating them is the slow part. A cache, not state: results never depend on it. */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (f === undefined) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+/** The wall-clock time at `ts` in the zone, as ms of the same wall time in UTC. */
+function wallMs(ts: number, timeZone: string): number {
+  const v: Record<string, number> = {};
+  for (const part of formatter(timeZone).formatToParts(ts)) {
+    if (part.type !== 'literal') v[part.type] = Number(part.value);
+  }
+  const seconds = Date.UTC(v.year!, v.month! - 1, v.day!, v.hour!, v.minute!, v.second!);
+  return seconds + (ts - Math.floor(ts / 1000) * 1000);
+}
+
+/** True when Intl knows the zone. */
+export function isValidTimeZone(timeZone: string): boolean {
+  try {
+    formatter(timeZone);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function formatDay(utcMs: number): string {
+  return new Date(utcMs).toISOString().slice(0, 10);
+}
+
+/** ms of UTC midnight of a `YYYY-MM-DD` day; throws RangeError for anything else. */
+function parseDay(day: string): number {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
+  const ms = m === null ? NaN : Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  if (Number.isNaN(ms) || formatDay(ms) !== day) throw new RangeError(`not a YYYY-MM-DD day: ${JSON.stringify(day)}`);
+  return ms;
+}
+
+/** The local date (YYYY-MM-DD) of `ts` in the zone. */
+export function localDay(ts: number, timeZone: string = DEFAULT_TIME_ZONE): string {
+  return formatDay(wallMs(ts, timeZone));
+}
+
+/** ms since epoch of the first instant of the local day (local midnight, or later when midnight is skipped). */
+export function dayStart(day: string, timeZone: string = DEFAULT_TIME_ZONE): number {
+  const midnight = parseDay(day);
+  // Local midnight is `midnight - offset`, for the offset in force then: try the offsets around it.
+  let best: number | null = null;
+  for (const probe of [midnight - 14 * HOUR_MS, midnight, midnight + 12 * HOUR_MS]) {
+    const t = midnight - (wallMs(probe, timeZone) - probe);
+    if (wallMs(t, timeZone) === midnight && (best === null || t < best)) best = t;
+  }
+  if (best !== null) return best;
+  // Midnight does not exist that day (a DST change at 00:00): the first instant whose date is `day`.
+  let lo = midnight - 15 * HOUR_MS; // local date before `day` at any offset up to +14 h
+  let hi = midnight + 13 * HOUR_MS; // local date `day` or later at any offset down to -12 h
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (localDay(mid, timeZone) < day) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+
+/** The day `n` calendar days after `day` (before when negative). */
+export function addDays(day: string, n: number): string {
+  return formatDay(parseDay(day) + n * DAY_MS);
+}
+
+/** Calendar days from `fromDay` to `toDay` (toDay excluded): daysBetween('2025-01-01', '2026-01-01') = 365. */
+export function daysBetween(fromDay: string, toDay: string): number {
+  return Math.round((parseDay(toDay) - parseDay(fromDay)) / DAY_MS);
+}
