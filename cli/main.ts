@@ -4,7 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import { LOG_LEVELS } from '../common/log.ts';
-import { intOption, numberOption } from './options.ts';
+import { dayArg, intOption, numberOption } from './options.ts';
 
 const VERSION = '0.1.0';
 
@@ -78,6 +78,48 @@ export function buildProgram(): Command {
     .action(async (opts) => {
       const { runCollectorCommand } = await import('./collector-command.ts');
       await runCollectorCommand(opts);
+    });
+
+  const storeOptions = (cmd: Command): Command =>
+    cmd
+      .option('-c, --config <file>', 'collector config file (thresholds, time zone, data_dir); default: defaults')
+      .option('-d, --data <dir>', "the collector's data directory (overrides data_dir)");
+  const dayOption = (flag: string, what: string) => new Option(flag, what).argParser(dayArg(flag.split(' ')[0]!));
+
+  storeOptions(
+    program
+      .command('recompute')
+      .description(
+        'Rebuild states, sessions and daily rollups from the stored readings: after a threshold change, or\n' +
+          'when late data arrived. Idempotent. Run it with the collector stopped (it holds the data directory).',
+      ),
+  )
+    .addOption(dayOption('--from <day>', 'first local day to rebuild, YYYY-MM-DD (default: from the first reading)'))
+    .addOption(dayOption('--to <day>', 'last local day of interest, YYYY-MM-DD; later states are rebuilt too, as each carries into the next'))
+    .option('-i, --instrument <id...>', 'only these instruments (repeat or comma-separate; default: all with readings)')
+    .addHelpText('after', '\nExample:\n  jishi recompute --config /etc/jishi/collector.yaml --from 2025-01-01 --instrument FCM-2019-001')
+    .action(async (opts) => {
+      const { runRecompute } = await import('./recompute-command.ts');
+      await runRecompute(opts);
+    });
+
+  storeOptions(
+    program
+      .command('calibrate')
+      .description(
+        'Propose off/standby/active thresholds for an instrument from the distribution of its observed power,\n' +
+          'with a text histogram showing why.',
+      )
+      .argument('<instrument>', 'instrument id'),
+  )
+    .addOption(dayOption('--from <day>', 'first local day to look at, YYYY-MM-DD (default: 30 days before --to)'))
+    .addOption(dayOption('--to <day>', 'last local day to look at, YYYY-MM-DD (default: today)'))
+    .option('--bins <n>', 'histogram bins', intOption('--bins', 5, 200))
+    .option('--json', 'print the histogram, levels and proposal as JSON')
+    .addHelpText('after', '\nExample:\n  jishi calibrate FCM-2019-001 --data /var/lib/jishi --from 2025-03-01 --to 2025-03-31')
+    .action(async (instrument: string, opts) => {
+      const { runCalibrate } = await import('./calibrate-command.ts');
+      await runCalibrate(instrument, opts);
     });
 
   program

@@ -18,3 +18,14 @@ export function numberOption(name: string, min: number, max: number) {
     return n;
   };
 }
+
+/** A local calendar day, YYYY-MM-DD, that exists (no 2025-02-30). */
+export function dayArg(name: string) {
+  return (raw: string): string => {
+    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(raw);
+    const date = new Date(`${raw}T00:00:00Z`);
+    const valid = m !== null && !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === raw;
+    if (!valid) throw new InvalidArgumentError(`${name} must be a date written YYYY-MM-DD, got "${raw}".`);
+    return raw;
+  };
+}

@@ -87,7 +87,11 @@ export class EngineRunner {
   }
 
   /** Rebuilds states, sessions and rollups of one instrument from its stored readings, starting at `fromTs`'s day. */
-  recompute(instrumentId: string, fromTs: number | null): { samples: number; fromDay: string | null } {
+  recompute(
+    instrumentId: string,
+    fromTs: number | null,
+    onProgress?: (samplesDone: number, lastTs: number) => void,
+  ): { samples: number; fromDay: string | null } {
     const store = this.#o.store;
     const fromDay = fromTs === null ? null : localDay(fromTs, this.timeZone);
     const cp = fromDay === null ? undefined : store.dayCheckpointAtOrBefore(instrumentId, fromDay);
@@ -102,6 +106,7 @@ export class EngineRunner {
       if (chunk.length >= REPLAY_CHUNK) {
         count += chunk.length;
         this.#advance(instrumentId, loaded, chunk);
+        onProgress?.(count, chunk[chunk.length - 1]!.ts);
         chunk = [];
       }
     }
@@ -223,7 +228,8 @@ export class EngineRunner {
     if (end <= start) return;
     const intervals = this.#o.store.intervals(instrumentId, start, end);
     const sessions = this.#o.store.sessions([instrumentId], start, end).map(stripInstrument);
-    this.#o.store.upsertRollups(instrumentId, dailyRollups(intervals, sessions, { timeZone: this.timeZone, from: start, to: end }));
+    const rollups = dailyRollups(intervals, sessions, { timeZone: this.timeZone, from: start, to: end });
+    this.#o.store.upsertRollups(instrumentId, rollups.map((r) => ({ ...r, start: dayStart(r.day, this.timeZone) })));
   }
 }
 

@@ -11,6 +11,7 @@ import { buildApp, type CollectorApp, type IngestEvent } from './app.ts';
 import { EngineRunner } from './engine-runner.ts';
 import type { CollectorConfig } from './config.ts';
 import { createInfluxForwarder, type InfluxForwarder } from './influx/forwarder.ts';
+import { acquireLock } from './store/lock.ts';
 import { openSqliteStore } from './store/sqlite-store.ts';
 import type { Store } from './store/store.ts';
 
@@ -41,7 +42,14 @@ export async function startCollector(config: CollectorConfig, options: StartColl
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.logLevel, name: 'collector' });
   mkdirSync(config.dataDir, { recursive: true });
-  const store = openSqliteStore(config.storePath);
+  const releaseLock = acquireLock(config.dataDir, 'the collector');
+  let store: Store;
+  try {
+    store = openSqliteStore(config.storePath);
+  } catch (err) {
+    releaseLock();
+    throw err;
+  }
   let forwarder: InfluxForwarder | undefined;
   let app: CollectorApp | undefined;
   try {
@@ -89,6 +97,7 @@ export async function startCollector(config: CollectorConfig, options: StartColl
   } catch (err) {
     if (app) await app.close();
     store.close();
+    releaseLock();
     throw err;
   }
   const url = formatUrl(app.server.address() as AddressInfo);
@@ -104,6 +113,7 @@ export async function startCollector(config: CollectorConfig, options: StartColl
       closing ??= (async () => {
         await forwarder?.stop();
         await running.app.close();
+        releaseLock();
         logger.info('collector stopped');
       })();
       return closing;

@@ -67,6 +67,29 @@ describe('calibrate', () => {
     }
   });
 
+  it('is not misled by ramp readings between states or by whole-watt readings', () => {
+    const rnd = prng(13);
+    const ramps = Array.from({ length: 60 }, () => rnd() * 500);
+    const withRamps = calibrate([...levels(13, [[3000, 0, 0.3], [1800, 150, 10], [1200, 450, 20]]), ...ramps]);
+    expect(withRamps.clusters.map((c) => c.label)).toEqual(['off', 'standby', 'active']);
+    expect(withRamps.proposal?.off_w).toBeGreaterThan(5);
+    expect(withRamps.proposal?.off_w).toBeLessThan(150);
+    expect(withRamps.proposal?.active_w).toBeGreaterThan(150);
+    expect(withRamps.proposal?.active_w).toBeLessThan(450);
+    const whole = calibrate(levels(14, [[3000, 0, 0.3], [1500, 150, 10], [1000, 450, 20]]).map(Math.round));
+    expect(whole.clusters.map((c) => c.label)).toEqual(['off', 'standby', 'active']);
+    // A rarely used instrument (active 0.5 % of the time) with a noisy off level still has its active level.
+    const rare = calibrate(levels(15, [[20_000, 0, 0.3], [2000, 150, 10], [110, 450, 20]]));
+    expect(rare.clusters.map((c) => c.label)).toEqual(['off', 'standby', 'active']);
+  });
+
+  it('says so when the lowest of 3 levels is not below the off level', () => {
+    const r = calibrate(levels(16, [[3000, 20, 1], [1500, 150, 10], [1000, 450, 20]]));
+    expect(r.clusters.map((c) => c.label)).toEqual(['off', 'standby', 'active']);
+    expect(r.reason).toMatch(/lowest level \(~20 W\) is not below 5\.0 W/);
+    expect(calibrate(levels(16, [[3000, 20, 1], [1500, 150, 10], [1000, 450, 20]]), { off_level_w: 30 }).reason).not.toMatch(/lowest level/);
+  });
+
   it('with more than 3 levels takes the lowest as off, the next as standby and the rest as active', () => {
     const r = calibrate(levels(5, [[3000, 0, 0.3], [1500, 150, 10], [1000, 450, 20], [800, 900, 30]]));
     expect(r.clusters.map((c) => c.label)).toEqual(['off', 'standby', 'active']);
@@ -111,6 +134,13 @@ describe('calibrate', () => {
     expect(off.proposal).toBeNull();
     expect(off.clusters.map((c) => c.label)).toEqual(['off']);
     expect(off.reason).toMatch(/never on/);
+  });
+
+  it('proposes nothing when the readings form no levels', () => {
+    const rnd = prng(17);
+    const r = calibrate(Array.from({ length: 5000 }, () => rnd() * 1000));
+    expect(r.proposal).toBeNull();
+    expect(r.reason).toMatch(/do not form distinct power levels/);
   });
 
   it('empty input: null proposal with a reason; non-finite readings are ignored and counted', () => {

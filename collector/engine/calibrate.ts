@@ -4,15 +4,18 @@
  *
  * Method:
  *   1. Histogram the readings on a log scale, x = log10(1 + W): it spreads 0 W .. kW evenly enough and keeps
- *      0 W finite. 256 fine bins for the analysis; `bins` coarser ones for display.
- *   2. Smooth the fine histogram (Gaussian, wider for fewer readings) and take its local maxima as levels.
- *   3. Merge levels that are not separated by a real valley (the lowest density between two levels is above
- *      half the lower of their two peaks), then levels holding under 0.2 % of the readings (or under 5) into
- *      their least separated neighbour, then the least separated pairs until at most 3 are left: off,
- *      standby, active.
- *   4. Each threshold sits in the middle (log scale) of the emptiest stretch between two neighbouring levels
- *      (the run of bins within 2 % of the smaller peak above the valley minimum), rounded to 2 significant
- *      digits when the rounding stays inside the gap.
+ *      0 W finite. 1,024 fine bins for the analysis; `bins` coarser ones for display.
+ *   2. Natural breaks (Jenks; optimal 1-D k-means on the fine histogram, exact by dynamic programming) for
+ *      k = 1..6. Neighbouring levels both centred below `off_level_w` are merged back into one off level.
+ *      The partition with the most levels that are all distinct is kept, distinct meaning: each level holds at
+ *      least 0.2 % of the readings (and 5) within ±12 % of its median, so a scatter of ramp readings between
+ *      states is not a level; neighbours are at least 15 % apart and clearly separated (Ashman's D >= 4 with
+ *      robust spreads, 1.4826 x MAD; a single hump split in two gives about 2.7).
+ *   3. More than 3 levels: the lowest is off, the next standby, all the higher ones active.
+ *   4. Each threshold sits in the middle (log scale) of the empty stretch between two neighbouring levels (the
+ *      bins whose lightly smoothed count is within 2 % of the smaller level's peak above the minimum), i.e. the
+ *      geometric mean of the levels' facing edges when the gap is clean; rounded to 2 significant digits when
+ *      the rounding stays inside the gap.
  * With 2 levels the lower one is `off` when its centre is below `off_level_w` (default 5 W): an instrument
  * that is either off or working, with no standby level; else the instrument was never off (always on) and the
  * levels are standby and active. `reason` says which case applied and what could not be proposed.
@@ -69,15 +72,156 @@ export interface CalibrationResult {
 export const DEFAULT_HISTOGRAM_BINS = 30;
 export const DEFAULT_OFF_LEVEL_W = 5;
 
-const FINE_BINS = 256;
-const SEPARATION = 0.5;
+const FINE_BINS = 1024;
+/** Natural breaks are tried for k = 1..MAX_LEVELS. */
+const MAX_LEVELS = 6;
+/** Ashman's D between neighbouring levels: a unimodal hump split in two gives about 2.7, a uniform one 3.5. */
+const MIN_SEPARATION_D = 4;
+/** Neighbouring level centres at least this far apart on the log scale: (1 + upper W) / (1 + lower W) >= 1.15. */
+const MIN_CENTER_GAP_X = Math.log10(1.15);
 const MIN_SHARE = 0.002;
 const MIN_COUNT = 5;
+/** Spreads are floored at this many fine bins, so quantized readings (whole watts) do not split a level. */
+const SD_FLOOR_BINS = 2;
 const VALLEY_TOLERANCE = 0.02;
+/** A level holds at least MIN_CORE_SHARE of its readings (and at least the minimum count) within ±12 % of its median. */
+const CORE_HALF_WIDTH_X = 0.05;
+const MIN_CORE_SHARE = 0.25;
 
 const lg = (w: number): number => Math.log10(1 + w);
 const unlg = (x: number): number => 10 ** x - 1;
 const at = (a: ArrayLike<number>, i: number): number => a[i] ?? 0;
+
+/** A level as a run of fine bins [first, last]. */
+interface Segment {
+  first: number;
+  last: number;
+}
+
+/**
+ * Natural breaks: the partitions of the non-empty fine bins into 1..maxK runs with the least within-run sum of
+ * squares (optimal 1-D k-means, weighted by counts, exact by dynamic programming). Returns one partition per k.
+ */
+function naturalBreaks(fine: Float64Array, binWidth: number, maxK: number): Segment[][] {
+  const idx: number[] = [];
+  for (let i = 0; i < fine.length; i++) if (at(fine, i) > 0) idx.push(i);
+  const m = idx.length;
+  const p0 = new Float64Array(m + 1);
+  const p1 = new Float64Array(m + 1);
+  const p2 = new Float64Array(m + 1);
+  for (let i = 0; i < m; i++) {
+    const w = at(fine, at(idx, i));
+    const c = (at(idx, i) + 0.5) * binWidth;
+    p0[i + 1] = at(p0, i) + w;
+    p1[i + 1] = at(p1, i) + w * c;
+    p2[i + 1] = at(p2, i) + w * c * c;
+  }
+  const cost = (i: number, j: number): number => {
+    const w = at(p0, j + 1) - at(p0, i);
+    const s = at(p1, j + 1) - at(p1, i);
+    return at(p2, j + 1) - at(p2, i) - (s * s) / w;
+  };
+  const kMax = Math.min(maxK, m);
+  const best: Float64Array[] = [];
+  const from: Int32Array[] = [];
+  for (let q = 0; q < kMax; q++) {
+    const row = new Float64Array(m).fill(Infinity);
+    const back = new Int32Array(m);
+    const prev = best[q - 1];
+    for (let j = q; j < m; j++) {
+      if (q === 0 || prev === undefined) {
+        row[j] = cost(0, j);
+        continue;
+      }
+      for (let i = q; i <= j; i++) {
+        const v = at(prev, i - 1) + cost(i, j);
+        if (v < at(row, j)) {
+          row[j] = v;
+          back[j] = i;
+        }
+      }
+    }
+    best.push(row);
+    from.push(back);
+  }
+  const partitions: Segment[][] = [];
+  for (let k = 1; k <= kMax; k++) {
+    const segments: Segment[] = [];
+    let j = m - 1;
+    for (let q = k - 1; q >= 0; q--) {
+      const i = q === 0 ? 0 : at(from[q] ?? [], j);
+      segments.unshift({ first: at(idx, i), last: at(idx, j) });
+      j = i - 1;
+    }
+    partitions.push(segments);
+  }
+  return partitions;
+}
+
+interface Level extends Segment {
+  count: number;
+  /** Readings within CORE_HALF_WIDTH_X of the median. */
+  core: number;
+  /** Weighted median on the log scale, and its bin. */
+  median_x: number;
+  median_bin: number;
+  /** Robust spread on the log scale: 1.4826 x the median absolute deviation, floored. */
+  spread_x: number;
+}
+
+function describeSegment(fine: Float64Array, binWidth: number, seg: Segment): Level {
+  let count = 0;
+  for (let b = seg.first; b <= seg.last; b++) count += at(fine, b);
+  let acc = 0;
+  let medianBin = seg.first;
+  for (let b = seg.first; b <= seg.last; b++) {
+    acc += at(fine, b);
+    if (acc >= count / 2) {
+      medianBin = b;
+      break;
+    }
+  }
+  const median = (medianBin + 0.5) * binWidth;
+  const dev: Array<[number, number]> = [];
+  for (let b = seg.first; b <= seg.last; b++) if (at(fine, b) > 0) dev.push([Math.abs((b + 0.5) * binWidth - median), at(fine, b)]);
+  dev.sort((a, b) => a[0] - b[0]);
+  let mad = 0;
+  acc = 0;
+  for (const [d, w] of dev) {
+    acc += w;
+    if (acc >= count / 2) {
+      mad = d;
+      break;
+    }
+  }
+  let core = 0;
+  for (let b = seg.first; b <= seg.last; b++) if (Math.abs((b + 0.5) * binWidth - median) <= CORE_HALF_WIDTH_X) core += at(fine, b);
+  return {
+    ...seg,
+    count,
+    core,
+    median_x: median,
+    median_bin: medianBin,
+    spread_x: Math.max(1.4826 * mad, SD_FLOOR_BINS * binWidth),
+  };
+}
+
+/**
+ * Whether every level is a level (enough readings close to its median: not a scatter of stray readings) and
+ * every pair of neighbours clearly apart.
+ */
+function levelsAreDistinct(levels: readonly Level[], minCount: number): boolean {
+  for (let i = 0; i < levels.length; i++) {
+    const a = levels[i];
+    if (a === undefined || a.core < minCount || a.core < MIN_CORE_SHARE * a.count) return false;
+    const b = levels[i + 1];
+    if (b === undefined) continue;
+    const gap = b.median_x - a.median_x;
+    const d = (Math.SQRT2 * gap) / Math.hypot(a.spread_x, b.spread_x);
+    if (d < MIN_SEPARATION_D || gap < MIN_CENTER_GAP_X) return false;
+  }
+  return true;
+}
 
 /** Gaussian smoothing with zero padding. */
 function smooth(h: Float64Array, sigma: number): Float64Array {
@@ -97,74 +241,30 @@ function smooth(h: Float64Array, sigma: number): Float64Array {
   return out;
 }
 
-function findPeaks(s: Float64Array): number[] {
-  const peaks: number[] = [];
-  for (let i = 0; i < s.length; i++) {
-    const v = at(s, i);
-    const left = i > 0 ? at(s, i - 1) : -Infinity;
-    const right = i < s.length - 1 ? at(s, i + 1) : -Infinity;
-    if (v > 0 && v >= left && v > right) peaks.push(i);
-  }
-  return peaks;
+function peakIn(s: Float64Array, first: number, last: number): number {
+  let v = 0;
+  for (let i = first; i <= last; i++) v = Math.max(v, at(s, i));
+  return v;
 }
 
-/** Index and value of the density minimum between two peaks (inclusive). */
-function valley(s: Float64Array, a: number, b: number): { index: number; value: number } {
-  let index = a;
-  let value = at(s, a);
-  for (let i = a + 1; i <= b; i++) {
-    if (at(s, i) < value) {
-      value = at(s, i);
-      index = i;
+/**
+ * The empty stretch between bins a < b of the smoothed histogram, as [x_lo, x_hi] on the log scale: from the
+ * first to the last bin within VALLEY_TOLERANCE x `height` of the minimum (stray readings inside it, such as
+ * ramps between states, do not split it).
+ */
+function gapBetween(s: Float64Array, a: number, b: number, height: number, binWidth: number): [number, number] {
+  let min = Infinity;
+  for (let i = a; i <= b; i++) min = Math.min(min, at(s, i));
+  const limit = min + VALLEY_TOLERANCE * height;
+  let lo = b;
+  let hi = a;
+  for (let i = a; i <= b; i++) {
+    if (at(s, i) <= limit) {
+      lo = Math.min(lo, i);
+      hi = Math.max(hi, i);
     }
   }
-  return { index, value };
-}
-
-/** valley / lower peak for each adjacent pair of peaks: 0 = fully separated, 1 = no valley at all. */
-function pairRatios(s: Float64Array, peaks: readonly number[]): number[] {
-  const ratios: number[] = [];
-  for (let i = 0; i + 1 < peaks.length; i++) {
-    const a = at(peaks, i);
-    const b = at(peaks, i + 1);
-    ratios.push(valley(s, a, b).value / Math.min(at(s, a), at(s, b)));
-  }
-  return ratios;
-}
-
-/** Merges peaks i and i+1 into one, represented by the higher peak, or by the one named. */
-function mergePair(s: Float64Array, peaks: number[], i: number, keep: 'higher' | 'left' | 'right' = 'higher'): void {
-  const a = at(peaks, i);
-  const b = at(peaks, i + 1);
-  const kept = keep === 'left' ? a : keep === 'right' ? b : at(s, a) >= at(s, b) ? a : b;
-  peaks.splice(i, 2, kept);
-}
-
-function leastSeparated(ratios: readonly number[]): number {
-  let best = 0;
-  for (let i = 1; i < ratios.length; i++) if (at(ratios, i) > at(ratios, best)) best = i;
-  return best;
-}
-
-/** The emptiest stretch between two peaks, as [x_lo, x_hi] on the log scale. */
-function gapBetween(s: Float64Array, a: number, b: number, binWidth: number): [number, number] {
-  const v = valley(s, a, b);
-  const limit = v.value + VALLEY_TOLERANCE * Math.min(at(s, a), at(s, b));
-  let bestLo = v.index;
-  let bestHi = v.index;
-  let lo = -1;
-  for (let i = a + 1; i <= b; i++) {
-    const inside = i < b && at(s, i) <= limit;
-    if (inside && lo < 0) lo = i;
-    if (!inside && lo >= 0) {
-      if (i - 1 - lo > bestHi - bestLo) {
-        bestLo = lo;
-        bestHi = i - 1;
-      }
-      lo = -1;
-    }
-  }
-  return [bestLo * binWidth, (bestHi + 1) * binWidth];
+  return [lo * binWidth, (hi + 1) * binWidth];
 }
 
 /** Rounds to 2 (else 3) significant digits when that stays strictly inside (lo, hi). */
@@ -242,55 +342,44 @@ export function calibrate(powers: Float64Array | readonly number[], options: Cal
     if (bin !== undefined) bin.count++;
   }
 
-  // 2. Levels: peaks of the smoothed fine histogram.
-  const s = smooth(fine, Math.min(8, Math.max(1.5, 40 / Math.cbrt(n))));
-  const peaks = findPeaks(s);
-
-  // 3. Merge peaks without a real valley between them, then too small ones, then down to 3.
-  for (;;) {
-    const ratios = pairRatios(s, peaks);
-    if (ratios.length === 0) break;
-    const i = leastSeparated(ratios);
-    if (at(ratios, i) <= SEPARATION) break;
-    mergePair(s, peaks, i);
-  }
-  const minCount = Math.max(MIN_COUNT, MIN_SHARE * n);
-  for (;;) {
-    if (peaks.length < 2) break;
-    const bounds = [0];
-    for (let i = 0; i + 1 < peaks.length; i++) bounds.push(valley(s, at(peaks, i), at(peaks, i + 1)).index);
-    bounds.push(FINE_BINS);
-    let smallest = -1;
-    let smallestMass = Infinity;
-    for (let k = 0; k < peaks.length; k++) {
-      let mass = 0;
-      for (let b = at(bounds, k); b < at(bounds, k + 1); b++) mass += at(fine, b);
-      if (mass < smallestMass) {
-        smallestMass = mass;
-        smallest = k;
-      }
-    }
-    if (smallestMass >= minCount) break;
-    const ratios = pairRatios(s, peaks);
-    const leftRatio = smallest > 0 ? at(ratios, smallest - 1) : -Infinity;
-    const rightRatio = smallest < peaks.length - 1 ? at(ratios, smallest) : -Infinity;
-    // Into the less separated neighbour, which keeps its own peak.
-    if (leftRatio >= rightRatio) mergePair(s, peaks, smallest - 1, 'left');
-    else mergePair(s, peaks, smallest, 'right');
-  }
-  // More than 3 real levels: the lowest is off, the next standby, all the higher ones active (several working
-  // levels, e.g. programs, are more common than several idle ones). The active group is represented by its
-  // lowest level, so the standby-active gap is searched between standby and that level only.
-  const found = peaks.length;
-  while (peaks.length > 3) mergePair(s, peaks, peaks.length - 2, 'left');
-
-  // 4. Gaps between neighbouring levels, cluster statistics from the raw readings.
+  // 2. Levels: natural breaks for k = 1..6; the partition with the most levels that are all distinct.
   const binWidth = xmax / FINE_BINS;
+  const minCount = Math.max(MIN_COUNT, MIN_SHARE * n);
+  const offX = lg(offLevel);
+  let levels: Level[] = [];
+  for (const partition of naturalBreaks(fine, binWidth, MAX_LEVELS)) {
+    // Neighbouring levels both centred below the off level are one level, off: a spread-out off level (meter
+    // noise around 0 W) costs the most squares and is the first a larger k splits.
+    const merged: Segment[] = [];
+    for (const seg of partition) {
+      const prev = merged[merged.length - 1];
+      if (prev !== undefined && describeSegment(fine, binWidth, seg).median_x < offX) prev.last = seg.last;
+      else merged.push({ ...seg });
+    }
+    const candidate = merged.map((seg) => describeSegment(fine, binWidth, seg));
+    if (levels.length === 0 || (candidate.length > levels.length && levelsAreDistinct(candidate, minCount))) levels = candidate;
+  }
+
+  // 3. More than 3 levels: the lowest is off, the next standby, all the higher ones active (several working
+  //    levels, e.g. programs, are more common than several idle ones). The standby-active gap is searched
+  //    between standby and the lowest of the active levels.
+  const found = levels.length;
+  const groups: Level[][] = levels.length > 3 ? [levels.slice(0, 1), levels.slice(1, 2), levels.slice(2)] : levels.map((l) => [l]);
+
+  // 4. Thresholds in the emptiest stretch between neighbouring levels; level statistics from the raw readings.
+  const s = smooth(fine, 1);
   const gaps: Array<[number, number]> = [];
-  for (let i = 0; i + 1 < peaks.length; i++) gaps.push(gapBetween(s, at(peaks, i), at(peaks, i + 1), binWidth));
+  for (let i = 0; i + 1 < groups.length; i++) {
+    const lower = groups[i] ?? [];
+    const upper = groups[i + 1] ?? [];
+    const a = lower[lower.length - 1];
+    const b = upper[0];
+    if (a === undefined || b === undefined) continue;
+    const height = Math.min(peakIn(s, a.first, a.last), peakIn(s, b.first, b.last));
+    gaps.push(gapBetween(s, a.median_bin, b.median_bin, height, binWidth));
+  }
   const cuts = gaps.map(([lo, hi]) => (lo + hi) / 2);
-  const stats = peaks.map(() => ({ count: 0, sumX: 0, min: Infinity, max: -Infinity }));
-  const lowest: number[] = [];
+  const stats = groups.map(() => ({ count: 0, sumX: 0, min: Infinity, max: -Infinity }));
   for (const p of powers) {
     if (typeof p !== 'number' || !Number.isFinite(p)) continue;
     const w = Math.max(0, p);
@@ -303,7 +392,6 @@ export function calibrate(powers: Float64Array | readonly number[], options: Cal
     st.sumX += x;
     if (w < st.min) st.min = w;
     if (w > st.max) st.max = w;
-    if (k === 0) lowest.push(w);
   }
   const clusters: PowerCluster[] = stats.map((st) => ({
     label: 'on',
@@ -329,7 +417,7 @@ export function calibrate(powers: Float64Array | readonly number[], options: Cal
     const proposal = { off_w: threshold((g0[0] + g0[1]) / 2, 0), active_w: threshold((g1[0] + g1[1]) / 2, 1) };
     let text =
       `3 power levels: ${describe()}.${grouped} off_w = ${formatWatts(proposal.off_w)} W and active_w = ` +
-      `${formatWatts(proposal.active_w)} W, each in the middle (log scale) of the emptiest stretch between neighbouring levels.`;
+      `${formatWatts(proposal.active_w)} W, each in the middle (log scale) of the empty stretch between neighbouring levels.`;
     if (c0.center_w >= offLevel) {
       text +=
         ` The lowest level (~${formatWatts(c0.center_w)} W) is not below ${formatWatts(offLevel)} W: it may be a standby ` +
@@ -355,17 +443,34 @@ export function calibrate(powers: Float64Array | readonly number[], options: Cal
     // Never off: standby and active; off_w halfway (log scale) between 0 W and the lowest readings.
     c0.label = 'standby';
     c1.label = 'active';
-    lowest.sort((a, b) => a - b);
-    const low = at(lowest, Math.floor(0.01 * (lowest.length - 1)));
+    // The 1st percentile of the lowest level, from the fine histogram.
+    let low = c0.min_w;
+    let acc = 0;
+    for (let b = 0; b < FINE_BINS; b++) {
+      acc += at(fine, b);
+      if (acc >= 0.01 * c0.count) {
+        low = Math.max(c0.min_w, unlg(b * binWidth));
+        break;
+      }
+    }
     const active_w = threshold((g0[0] + g0[1]) / 2, 0);
     const off_w = nice(unlg(lg(low) / 2), 0, Math.min(low, active_w));
     const text =
       `2 power levels: ${describe()}; the instrument was never off in these data (always on?). active_w = ` +
       `${formatWatts(active_w)} W lies in the gap between the levels; with no off level to calibrate, off_w = ` +
       `${formatWatts(off_w)} W is halfway (log scale) between 0 W and the lowest readings (~${formatWatts(low)} W), so ` +
-      `a real power-off still reads off. If both levels are work (e.g. two programs), lower active_w below ` +
+      `a real power-off still reads off. If both levels are working time (e.g. two programs), lower active_w below ` +
       `~${formatWatts(c0.min_w)} W.`;
     return { proposal: { off_w, active_w }, clusters, histogram, samples: n, ignored, reason: withNotes(text) };
+  }
+  const only = levels[0];
+  if (c0 !== undefined && only !== undefined && only.core < MIN_CORE_SHARE * only.count) {
+    c0.label = c0.center_w < offLevel ? 'off' : 'on';
+    const text =
+      `The ${n} readings do not form distinct power levels (spread from ${formatWatts(c0.min_w)} to ` +
+      `${formatWatts(c0.max_w)} W): no thresholds can be derived. Check the wiring and the unit, or calibrate on a ` +
+      'period with known use.';
+    return { proposal: null, clusters, histogram, samples: n, ignored, reason: withNotes(text) };
   }
   if (c0 !== undefined) {
     const off = c0.center_w < offLevel;

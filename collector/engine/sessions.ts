@@ -64,19 +64,14 @@ function close(st: SessionBuilderState, post: StateInterval | null, p: EnginePar
 export function sessionPush(st: SessionBuilderState, iv: StateInterval, p: EngineParams, out: Session[]): void {
   switch (iv.state) {
     case 'active': {
-      let warm = st.standby;
       if (st.open !== null && st.trailing !== null) {
-        const t = st.trailing;
-        if (t.end - t.start <= p.merge_gap_s * 1000) {
-          st.open.end = t.end;
-          st.open.energy_kwh += t.energy_kwh;
-          st.trailing = null;
-        } else {
-          const postMs = close(st, t, p, out);
-          warm = { interval: t, avail_from: t.start + postMs };
-        }
+        // A standby of at most merge_gap between two active periods: the session goes on through it.
+        st.open.end = st.trailing.end;
+        st.open.energy_kwh += st.trailing.energy_kwh;
+        st.trailing = null;
       }
       if (st.open === null) {
+        const warm = st.standby;
         let warmupMs = 0;
         let energy = 0;
         if (warm !== null && warm.interval.end === iv.start) {
@@ -92,8 +87,16 @@ export function sessionPush(st: SessionBuilderState, iv: StateInterval, p: Engin
       return;
     }
     case 'standby':
-      if (st.open !== null) st.trailing = iv;
-      else st.standby = { interval: iv, avail_from: iv.start };
+      if (st.open === null) {
+        st.standby = { interval: iv, avail_from: iv.start };
+      } else if (iv.end - iv.start > p.merge_gap_s * 1000) {
+        // Too long to merge: the session ends now, without waiting for what follows the standby. Its first
+        // post_max is post-processing; the rest may be the next session's warm-up.
+        const postMs = close(st, iv, p, out);
+        st.standby = { interval: iv, avail_from: iv.start + postMs };
+      } else {
+        st.trailing = iv;
+      }
       return;
     default:
       if (st.open !== null) close(st, st.trailing, p, out);

@@ -11,7 +11,7 @@ import { InfluxDB, type IPoint } from 'influx';
 import { sleep, systemClock, type Clock, type TimerHandle } from '../../common/clock.ts';
 import { silentLogger, type Logger } from '../../common/log.ts';
 import type { Store } from '../store/store.ts';
-import { readingToPoint } from './points.ts';
+import { deleteQueries, readingToPoint, resultToPoint } from './points.ts';
 
 export const DEFAULT_FORWARDER_CURSOR = 'influx';
 
@@ -38,7 +38,7 @@ export interface InfluxForwarderOptions {
 }
 
 export interface ForwarderStatus {
-  /** Readings in the store not yet forwarded. */
+  /** Readings and engine results in the store not yet forwarded. */
   pending: number;
   /** Message of the last failure; null after a success. */
   lastError: string | null;
@@ -92,6 +92,7 @@ export function createInfluxForwarder(options: InfluxForwarderOptions): InfluxFo
   const retryBaseMs = options.retryBaseMs ?? 1000;
   const retryMaxMs = options.retryMaxMs ?? 60_000;
   const cursorName = options.cursorName ?? DEFAULT_FORWARDER_CURSOR;
+  const resultsCursor = `${cursorName}:results`;
 
   const url = new URL(options.url);
   const protocol = url.protocol === 'https:' ? 'https' : 'http';
@@ -153,9 +154,52 @@ export function createInfluxForwarder(options: InfluxForwarderOptions): InfluxFo
     return bad;
   }
 
-  /** Forwards one batch; returns true when more readings are waiting. */
+  /**
+   * Forwards one batch of the engine's results (states, sessions, daily rollups) in log order; a `delete` entry
+   * (a recompute removed rows) becomes DELETE statements, run after the points logged before it.
+   * Returns true when more are waiting.
+   */
+  async function forwardResults(): Promise<boolean> {
+    const entries = store.engine.resultsAfter(store.getCursor(resultsCursor), batchSize);
+    if (entries.length === 0) return false;
+    let points: { id: number; point: IPoint }[] = [];
+    const flush = async (): Promise<void> => {
+      if (points.length === 0) return;
+      const bad = await writeIsolating(points);
+      forwarded += points.length - bad;
+      skipped += bad;
+      points = [];
+    };
+    for (const entry of entries) {
+      const point = resultToPoint(entry);
+      if (point) {
+        points.push({ id: entry.id, point });
+        continue;
+      }
+      await flush();
+      for (const q of deleteQueries(entry)) {
+        const raw = (await influx.queryRaw(q, { database, method: 'POST' } as Parameters<typeof influx.queryRaw>[1])) as {
+          results?: Array<{ error?: string }>;
+        };
+        const error = raw.results?.find((r) => r.error !== undefined)?.error;
+        if (error !== undefined) throw new Error(`InfluxDB refused "${q}": ${error}`);
+      }
+    }
+    await flush();
+    store.setCursor(resultsCursor, entries[entries.length - 1]!.id);
+    lastSuccessAt = clock.now();
+    return entries.length === batchSize;
+  }
+
+  /** Forwards one batch of readings, then one of results; returns true when more are waiting. */
   async function forwardOnce(): Promise<boolean> {
     await ensureDatabase();
+    const moreReadings = await forwardReadings();
+    const moreResults = await forwardResults();
+    return moreReadings || moreResults;
+  }
+
+  async function forwardReadings(): Promise<boolean> {
     const readings = store.readingsAfter(store.getCursor(cursorName), batchSize);
     if (readings.length === 0) return false;
     const points: { id: number; point: IPoint }[] = [];
@@ -252,7 +296,7 @@ export function createInfluxForwarder(options: InfluxForwarderOptions): InfluxFo
     },
     status() {
       try {
-        lastPending = store.pendingCount(cursorName);
+        lastPending = store.pendingCount(cursorName) + store.engine.pendingResults(resultsCursor);
       } catch {
         // Store closed or failing: report the last count we had.
       }

@@ -5,6 +5,7 @@
  */
 import type { IPoint } from 'influx';
 import { RESERVED_READING_NAMES } from '../../common/wire.ts';
+import type { ResultLogEntry } from '../store/engine-store.ts';
 import type { StoredReading } from '../store/store.ts';
 
 export const READING_MEASUREMENT = 'reading';
@@ -46,4 +47,68 @@ export function readingToPoint(r: StoredReading): PointResult {
     },
     dropped,
   };
+}
+
+/** Measurements of the utilization engine's results (docs/metric-schema.md). */
+export const STATE_MEASUREMENT = 'instrument_state';
+export const SESSION_MEASUREMENT = 'instrument_session';
+export const DAILY_MEASUREMENT = 'instrument_daily';
+
+/** The point of one result-log entry; undefined for `delete` entries (see deleteQueries). */
+export function resultToPoint(entry: ResultLogEntry): IPoint | undefined {
+  const tags = { instrument_id: entry.instrument_id };
+  switch (entry.kind) {
+    case 'interval': {
+      const i = entry.payload;
+      return {
+        measurement: STATE_MEASUREMENT,
+        tags: { ...tags, state: i.state },
+        fields: { duration_s: (i.end - i.start) / 1000, energy_kwh: i.energy_kwh },
+        timestamp: String(i.start),
+      };
+    }
+    case 'session': {
+      const s = entry.payload;
+      return {
+        measurement: SESSION_MEASUREMENT,
+        tags,
+        fields: { duration_s: (s.end - s.start) / 1000, active_s: s.active_s, warmup_s: s.warmup_s, post_s: s.post_s, energy_kwh: s.energy_kwh },
+        timestamp: String(s.start),
+      };
+    }
+    case 'rollup': {
+      const r = entry.payload;
+      return {
+        measurement: DAILY_MEASUREMENT,
+        tags,
+        fields: {
+          period_s: r.period_s,
+          off_s: r.off_s,
+          standby_s: r.standby_s,
+          active_s: r.active_s,
+          fault_s: r.fault_s,
+          unknown_s: r.unknown_s,
+          effective_s: r.effective_s,
+          sessions: r.sessions,
+          energy_kwh: r.energy_kwh,
+          coverage: r.coverage,
+        },
+        timestamp: String(r.start),
+      };
+    }
+    case 'delete':
+      return undefined;
+  }
+}
+
+const quote = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+/** InfluxQL statements that remove what a `delete` entry says was removed from the store. */
+export function deleteQueries(entry: ResultLogEntry): string[] {
+  if (entry.kind !== 'delete') return [];
+  const out: string[] = [];
+  const where = (from: number) => `WHERE "instrument_id" = ${quote(entry.instrument_id)} AND time >= ${from}ms`;
+  if (entry.payload.intervals_from !== null) out.push(`DELETE FROM "${STATE_MEASUREMENT}" ${where(entry.payload.intervals_from)}`);
+  if (entry.payload.sessions_from !== null) out.push(`DELETE FROM "${SESSION_MEASUREMENT}" ${where(entry.payload.sessions_from)}`);
+  return out;
 }

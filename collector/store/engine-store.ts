@@ -29,6 +29,18 @@ export interface EngineCommit {
   dayCheckpoints: ReadonlyArray<StoredCheckpoint & { day: string }>;
 }
 
+/** A daily rollup with the instant its local day starts (the time of its InfluxDB point). */
+export type DatedRollup = DailyRollup & { start: number };
+
+/** One entry of the result log: what the engine wrote or removed, in order, for forwarders. */
+export type ResultLogEntry = { id: number; instrument_id: string } & (
+  | { kind: 'interval'; payload: StateInterval }
+  | { kind: 'session'; payload: Session }
+  | { kind: 'rollup'; payload: DatedRollup }
+  /** Intervals / sessions starting at or after these times were removed (null: none of that kind). */
+  | { kind: 'delete'; payload: { intervals_from: number | null; sessions_from: number | null } }
+);
+
 export interface EngineStore {
   /** Ids of every instrument that has readings. */
   instrumentIds(): string[];
@@ -49,7 +61,11 @@ export interface EngineStore {
   intervals(instrumentId: string, from: number, to: number): StateInterval[];
   /** Stored sessions overlapping [from, to), in time order; all instruments when `instrumentIds` is undefined. */
   sessions(instrumentIds: readonly string[] | undefined, from: number, to: number): InstrumentSession[];
-  upsertRollups(instrumentId: string, rollups: readonly DailyRollup[]): void;
+  upsertRollups(instrumentId: string, rollups: readonly DatedRollup[]): void;
+  /** Result log entries with id > cursor, in order, at most `limit`. */
+  resultsAfter(cursor: number, limit: number): ResultLogEntry[];
+  /** Result log entries past the named cursor. */
+  pendingResults(cursorName: string): number;
   /** Stored daily rollups with fromDay <= day <= toDay. */
   rollups(instrumentIds: readonly string[] | undefined, fromDay: string, toDay: string): InstrumentRollup[];
 }

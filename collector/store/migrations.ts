@@ -115,6 +115,14 @@ CREATE TABLE engine_state (
   checkpoint    TEXT NOT NULL
 ) STRICT;
 
+-- What the engine wrote or removed, in order, for forwarders (InfluxDB): kind interval | session | rollup | delete.
+CREATE TABLE result_log (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  instrument_id TEXT NOT NULL,
+  kind          TEXT NOT NULL,
+  payload       TEXT NOT NULL
+) STRICT;
+
 -- The engine's state right before the first sample of each local day, where a recompute can start.
 CREATE TABLE engine_day_checkpoints (
   instrument_id TEXT NOT NULL,

@@ -1,7 +1,7 @@
 /** The engine store on the collector's SQLite database (tables of migration v2). */
 import type Database from 'better-sqlite3';
-import type { DailyRollup, EngineSample, InstrumentState, StateInterval } from '../engine/types.ts';
-import type { EngineStore, InstrumentRollup, InstrumentSession, StoredCheckpoint } from './engine-store.ts';
+import type { EngineSample, InstrumentState, StateInterval } from '../engine/types.ts';
+import type { DatedRollup, EngineStore, InstrumentRollup, InstrumentSession, ResultLogEntry, StoredCheckpoint } from './engine-store.ts';
 
 interface SampleRow {
   ts: number;
@@ -85,15 +85,26 @@ export function createSqliteEngineStore(db: Database.Database): EngineStore {
        VALUES (@instrument_id, @day, @period_s, @off_s, @standby_s, @active_s, @fault_s, @unknown_s, @effective_s,
          @sessions, @energy_kwh, @coverage)`,
     ),
+    log: db.prepare('INSERT INTO result_log (instrument_id, kind, payload) VALUES (?, ?, ?)'),
+    resultsAfter: db.prepare('SELECT id, instrument_id, kind, payload FROM result_log WHERE id > ? ORDER BY id LIMIT ?'),
+    pendingResults: db.prepare(
+      'SELECT count(*) FROM result_log WHERE id > coalesce((SELECT value FROM cursors WHERE name = ?), 0)',
+    ).pluck(),
+    firstDrainedIntervalAfter: db.prepare('SELECT min(start) FROM state_intervals WHERE instrument_id = ? AND drain_ts > ?').pluck(),
+    firstDrainedSessionAfter: db.prepare('SELECT min(start) FROM sessions WHERE instrument_id = ? AND drain_ts > ?').pluck(),
     rollups: db.prepare(
       `SELECT * FROM daily_rollups WHERE ${IDS_FILTER} AND day >= ? AND day <= ? ORDER BY instrument_id, day`,
     ),
   };
 
   const commitTx = db.transaction((instrumentId: string, c: Parameters<EngineStore['commit']>[1]) => {
-    for (const i of c.intervals) st.insertInterval.run(instrumentId, i.start, i.end, i.state, i.energy_kwh, c.drainTs);
+    for (const i of c.intervals) {
+      st.insertInterval.run(instrumentId, i.start, i.end, i.state, i.energy_kwh, c.drainTs);
+      st.log.run(instrumentId, 'interval', JSON.stringify(i));
+    }
     for (const s of c.sessions) {
       st.insertSession.run(instrumentId, s.start, s.end, s.active_s, s.warmup_s, s.post_s, s.energy_kwh, c.drainTs);
+      st.log.run(instrumentId, 'session', JSON.stringify(s));
     }
     for (const d of c.dayCheckpoints) st.saveDay.run(instrumentId, d.day, d.lastTs, JSON.stringify(d.checkpoint));
     st.saveState.run(instrumentId, c.state.lastTs, JSON.stringify(c.state.checkpoint));
@@ -101,6 +112,11 @@ export function createSqliteEngineStore(db: Database.Database): EngineStore {
 
   const rewindTx = db.transaction((instrumentId: string, afterTs: number | null, day: string | undefined) => {
     const after = afterTs ?? Number.MIN_SAFE_INTEGER;
+    const intervalsFrom = st.firstDrainedIntervalAfter.get(instrumentId, after) as number | null;
+    const sessionsFrom = st.firstDrainedSessionAfter.get(instrumentId, after) as number | null;
+    if (intervalsFrom !== null || sessionsFrom !== null) {
+      st.log.run(instrumentId, 'delete', JSON.stringify({ intervals_from: intervalsFrom, sessions_from: sessionsFrom }));
+    }
     st.deleteIntervalsAfter.run(instrumentId, after);
     st.deleteSessionsAfter.run(instrumentId, after);
     if (day === undefined) st.deleteDaysAll.run(instrumentId);
@@ -108,8 +124,9 @@ export function createSqliteEngineStore(db: Database.Database): EngineStore {
     st.deleteState.run(instrumentId);
   });
 
-  const upsertRollupsTx = db.transaction((instrumentId: string, rollups: readonly DailyRollup[]) => {
-    for (const r of rollups) st.upsertRollup.run({ instrument_id: instrumentId, ...r });
+  const upsertRollupsTx = db.transaction((instrumentId: string, rollups: readonly DatedRollup[]) => {
+    for (const { start: _start, ...r } of rollups) st.upsertRollup.run({ instrument_id: instrumentId, ...r });
+    for (const r of rollups) st.log.run(instrumentId, 'rollup', JSON.stringify(r));
   });
 
   return {
@@ -133,6 +150,11 @@ export function createSqliteEngineStore(db: Database.Database): EngineStore {
       (st.intervals.all(instrumentId, from, to) as Array<StateInterval & { state: InstrumentState }>).map((r) => ({ ...r })),
     sessions: (ids, from, to) => st.sessions.all(...idsParams(ids), from, to) as InstrumentSession[],
     upsertRollups: (instrumentId, rollups) => upsertRollupsTx(instrumentId, rollups),
+    resultsAfter: (cursor, limit) =>
+      (st.resultsAfter.all(cursor, limit) as Array<{ id: number; instrument_id: string; kind: string; payload: string }>).map(
+        (r) => ({ id: r.id, instrument_id: r.instrument_id, kind: r.kind, payload: JSON.parse(r.payload) }) as ResultLogEntry,
+      ),
+    pendingResults: (cursorName) => st.pendingResults.get(cursorName) as number,
     rollups: (ids, fromDay, toDay) => st.rollups.all(...idsParams(ids), fromDay, toDay) as InstrumentRollup[],
   };
 }
