@@ -14,10 +14,11 @@
  * Opening hours default to 08:00-12:00 and 14:00-17:00, 7 h a working day: the usual university office day, and
  * the day behind the Ministry of Education's 1,400 rated hours (7 h x 5 d x 40 weeks).
  */
+import { dayOfWeek, eachDay, isValidDay, yearOf } from './days.ts';
 import { CN_HOLIDAYS, type HolidayYear } from './holidays-cn.ts';
 
-const DAY_MS = 86_400_000;
-const DAY_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+export { addDays, dayOfWeek, daysBetween, daysInYear, eachDay, isLeapYear, isValidDay, yearOf } from './days.ts';
+
 const TIME_RE = /^(\d{2}):(\d{2})$/;
 
 /** One stretch of opening time within a day, 'HH:MM' (end may be '24:00'; end after start). */
@@ -67,62 +68,6 @@ export interface WorkCalendar {
   coversYear(year: number): boolean;
   /** Opening seconds of one working day (25,200 for the default 7 h). */
   readonly openingSecondsPerDay: number;
-}
-
-/** Whether `day` is a real calendar date written YYYY-MM-DD. */
-export function isValidDay(day: string): boolean {
-  const m = DAY_RE.exec(day);
-  if (m === null) return false;
-  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
-  return formatDay(ms) === day;
-}
-
-/** The day's midnight UTC in ms; throws a RangeError for anything but a real YYYY-MM-DD date. */
-function parseDay(day: string): number {
-  if (!isValidDay(day)) throw new RangeError(`not a calendar day YYYY-MM-DD: ${JSON.stringify(day)}`);
-  return Date.parse(`${day}T00:00:00Z`);
-}
-
-function formatDay(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
-}
-
-/** The day `n` calendar days after `day` (before when n is negative). */
-export function addDays(day: string, n: number): string {
-  return formatDay(parseDay(day) + n * DAY_MS);
-}
-
-/** Day of the week as Date.getUTCDay: 0 Sunday, 1 Monday ... 6 Saturday. */
-export function dayOfWeek(day: string): number {
-  return new Date(parseDay(day)).getUTCDay();
-}
-
-/** Calendar days from `fromDay` to `toDay`, toDay excluded: daysBetween('2025-01-01', '2026-01-01') = 365. */
-export function daysBetween(fromDay: string, toDay: string): number {
-  return Math.round((parseDay(toDay) - parseDay(fromDay)) / DAY_MS);
-}
-
-/** Every day of [fromDay, toDayInclusive] in order; [] when toDayInclusive is before fromDay. */
-export function eachDay(fromDay: string, toDayInclusive: string): string[] {
-  const days: string[] = [];
-  const end = parseDay(toDayInclusive);
-  for (let ms = parseDay(fromDay); ms <= end; ms += DAY_MS) days.push(formatDay(ms));
-  return days;
-}
-
-export function isLeapYear(year: number): boolean {
-  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-}
-
-/** 365 or 366. */
-export function daysInYear(year: number): number {
-  return isLeapYear(year) ? 366 : 365;
-}
-
-/** The year of a YYYY-MM-DD day. */
-export function yearOf(day: string): number {
-  parseDay(day);
-  return Number(day.slice(0, 4));
 }
 
 /** Minutes since midnight of 'HH:MM' (00:00 to 24:00), or null when malformed. */

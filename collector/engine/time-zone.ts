@@ -4,10 +4,13 @@
  * elsewhere (Europe/Berlin), and it starts at the first instant of the date when midnight is skipped.
  */
 
+import { formatDay, parseDay } from './days.ts';
+
+export { addDays, daysBetween } from './days.ts';
+
 /** The reporting zone by default (DOMAIN: calendar year in local time, Asia/Shanghai). */
 export const DEFAULT_TIME_ZONE = 'Asia/Shanghai';
 
-const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
 
 /** One formatter per zone: creating them is the slow part. A cache, not state: results never depend on it. */
@@ -51,17 +54,8 @@ export function isValidTimeZone(timeZone: string): boolean {
   }
 }
 
-function formatDay(utcMs: number): string {
-  return new Date(utcMs).toISOString().slice(0, 10);
-}
 
 /** ms of UTC midnight of a `YYYY-MM-DD` day; throws RangeError for anything else. */
-function parseDay(day: string): number {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
-  const ms = m === null ? NaN : Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
-  if (Number.isNaN(ms) || formatDay(ms) !== day) throw new RangeError(`not a YYYY-MM-DD day: ${JSON.stringify(day)}`);
-  return ms;
-}
 
 /** The local date (YYYY-MM-DD) of `ts` in the zone. */
 export function localDay(ts: number, timeZone: string = DEFAULT_TIME_ZONE): string {
@@ -89,12 +83,4 @@ export function dayStart(day: string, timeZone: string = DEFAULT_TIME_ZONE): num
   return hi;
 }
 
-/** The day `n` calendar days after `day` (before when negative). */
-export function addDays(day: string, n: number): string {
-  return formatDay(parseDay(day) + n * DAY_MS);
-}
 
-/** Calendar days from `fromDay` to `toDay` (toDay excluded): daysBetween('2025-01-01', '2026-01-01') = 365. */
-export function daysBetween(fromDay: string, toDay: string): number {
-  return Math.round((parseDay(toDay) - parseDay(fromDay)) / DAY_MS);
-}
