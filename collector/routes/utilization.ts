@@ -11,7 +11,7 @@ import type { CollectorApp } from '../app.ts';
 import { DAY_PATTERN } from '../config-schema.ts';
 import type { EngineRunner } from '../engine-runner.ts';
 import { addDays, dayStart, localDay } from '../engine/time-zone.ts';
-import { GROUPS, periodRows, type InstrumentService } from '../utilization.ts';
+import { GROUPS, periodRows, type Group, type InstrumentService } from '../utilization.ts';
 
 export const UTILIZATION_PATH = `${API_PREFIX}/utilization`;
 export const SESSIONS_PATH = `${API_PREFIX}/sessions`;
@@ -29,7 +29,11 @@ const Range = {
 };
 
 export const UtilizationQuery = Type.Object(
-  { ...Range, group: Type.Optional(Type.Union(GROUPS.map((g) => Type.Literal(g)), { description: 'Period size (default month)' })) },
+  {
+    ...Range,
+    // An enum (not a union of literals) so a bad value is answered with the list of allowed ones.
+    group: Type.Optional(Type.Unsafe<Group>({ type: 'string', enum: [...GROUPS], description: 'Period size (default month)' })),
+  },
   { additionalProperties: false },
 );
 export const SessionsQuery = Type.Object(Range, { additionalProperties: false });
