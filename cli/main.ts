@@ -145,7 +145,9 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = 2;
       return;
     }
-    process.stderr.write(`jishi: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    // A user-facing message; the stack only when asked for (JISHI_DEBUG=1).
+    const detail = err instanceof Error ? (process.env.JISHI_DEBUG ? (err.stack ?? err.message) : err.message) : String(err);
+    process.stderr.write(`jishi: ${detail}\n`);
     process.exitCode = 1;
   }
 }

@@ -4,7 +4,8 @@
  * Terms as in the domain notes: effective hours = session time; utilization rate = effective / rated hours.
  */
 import { sumRollups } from './engine/rollup.ts';
-import { ratedHours, utilizationRate } from './engine/rated.ts';
+import type { WorkCalendar } from './engine/calendar.ts';
+import { openingHoursUtilization, ratedHours, utilizationRate } from './engine/rated.ts';
 import { addDays } from './engine/time-zone.ts';
 import type { DailyRollup, RollupTotals } from './engine/types.ts';
 
@@ -44,6 +45,12 @@ export interface PeriodRow {
   days_in_service: number;
   /** effective_h / rated_h; null when rated_h is 0. */
   utilization_rate: number | null;
+  /** Elapsed working days in service (Chinese public holidays and adjusted working days applied). */
+  working_days: number;
+  /** Opening hours of those working days (7 h a day by default). */
+  opening_h: number;
+  /** Effective hours on working days / opening hours ("utilization of opening hours"); null when opening_h is 0. */
+  opening_utilization_rate: number | null;
 }
 
 const H = 3600;
@@ -65,9 +72,9 @@ function inService(day: string, s: InstrumentService): boolean {
  */
 export function periodRows(
   rollups: readonly DailyRollup[],
-  options: { group: Group; fromDay: string; toDay: string; today: string; service: InstrumentService },
+  options: { group: Group; fromDay: string; toDay: string; today: string; service: InstrumentService; calendar: WorkCalendar },
 ): PeriodRow[] {
-  const { group, fromDay, toDay, today, service } = options;
+  const { group, fromDay, toDay, today, service, calendar } = options;
   const lastDay = toDay < today ? toDay : today;
   const byDay = new Map(rollups.map((r) => [r.day, r]));
   const periods = new Map<string, { from: string; to: string; days: DailyRollup[]; inServiceS: number; knownS: number }>();
@@ -89,15 +96,17 @@ export function periodRows(
   for (const [key, p] of periods) {
     const t: RollupTotals = sumRollups(p.days);
     const elapsedTo = p.to < lastDay ? p.to : lastDay;
-    const rated = elapsedTo < p.from
-      ? { rated_h: 0, days_in_service: 0 }
-      : ratedHours({
-          ratedHoursPerYear: service.ratedHoursPerYear,
-          fromDay: p.from,
-          toDayInclusive: elapsedTo,
-          ...(service.commissioned !== undefined ? { commissioned: service.commissioned } : {}),
-          ...(service.retired !== undefined ? { retired: service.retired } : {}),
-        });
+    const servicePeriod = {
+      ...(service.commissioned !== undefined ? { commissioned: service.commissioned } : {}),
+      ...(service.retired !== undefined ? { retired: service.retired } : {}),
+    };
+    const started = elapsedTo >= p.from;
+    const rated = started
+      ? ratedHours({ ratedHoursPerYear: service.ratedHoursPerYear, fromDay: p.from, toDayInclusive: elapsedTo, ...servicePeriod })
+      : { rated_h: 0, days_in_service: 0 };
+    const opening = started
+      ? openingHoursUtilization({ days: p.days, calendar, fromDay: p.from, toDayInclusive: elapsedTo, ...servicePeriod })
+      : { working_days: 0, opening_h: 0, rate: null };
     const effective_h = t.effective_s / H;
     rows.push({
       period: group === 'total' ? `${p.from}..${p.to}` : key,
@@ -117,6 +126,9 @@ export function periodRows(
       rated_h: rated.rated_h,
       days_in_service: rated.days_in_service,
       utilization_rate: utilizationRate(effective_h, rated.rated_h),
+      working_days: opening.working_days,
+      opening_h: opening.opening_h,
+      opening_utilization_rate: opening.rate,
     });
   }
   return rows;

@@ -95,6 +95,9 @@ describe('utilization API', () => {
     expect(july.utilization_rate).toBeCloseTo(160 / 60 / ((1400 * 2) / 365), 9);
     // Known 4 h 15 min of 36 elapsed in-service hours.
     expect(july.coverage).toBeCloseTo(4.25 / 36, 9);
+    // 1 and 2 July 2025 are a Tuesday and a Wednesday: 2 working days of 7 opening hours.
+    expect(july).toMatchObject({ working_days: 2, opening_h: 14 });
+    expect(july.opening_utilization_rate).toBeCloseTo(160 / 60 / 14, 9);
   });
 
   it('lists the session with its evidence', async () => {

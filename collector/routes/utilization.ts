@@ -10,6 +10,7 @@ import { API_PREFIX, IdPattern } from '../../common/wire.ts';
 import type { CollectorApp } from '../app.ts';
 import { DAY_PATTERN } from '../config-schema.ts';
 import type { EngineRunner } from '../engine-runner.ts';
+import { createCalendar, type WorkCalendar } from '../engine/calendar.ts';
 import { addDays, dayStart, localDay } from '../engine/time-zone.ts';
 import { GROUPS, periodRows, type Group, type InstrumentService } from '../utilization.ts';
 
@@ -57,6 +58,9 @@ export const PeriodRowSchema = Type.Object({
   rated_h: Hours,
   days_in_service: Type.Integer(),
   utilization_rate: Type.Union([Type.Number(), Type.Null()]),
+  working_days: Type.Integer(),
+  opening_h: Hours,
+  opening_utilization_rate: Type.Union([Type.Number(), Type.Null()]),
 });
 
 export const UtilizationResponse = Type.Object({
@@ -101,12 +105,15 @@ export interface UtilizationRouteOptions {
   /** Registry: names and service periods of configured instruments; others get `defaultService`. */
   instruments: ReadonlyArray<{ id: string; name?: string; rated_hours: number; commissioned?: string; retired?: string }>;
   defaultRatedHours: number;
+  /** Working days and opening hours (default: Chinese public holidays, 7 h a day). */
+  calendar?: WorkCalendar;
 }
 
 export function registerUtilizationRoutes(app: CollectorApp, options: UtilizationRouteOptions): void {
   const { engine, clock } = options;
   const tz = engine.timeZone;
   const configured = new Map(options.instruments.map((i) => [i.id, i]));
+  const calendar = options.calendar ?? createCalendar();
 
   function resolveRange(q: { from?: string; to?: string; instrument?: string }) {
     const now = clock.now();
@@ -147,7 +154,7 @@ export function registerUtilizationRoutes(app: CollectorApp, options: Utilizatio
           rated_hours_per_year: service.ratedHoursPerYear,
           commissioned: service.commissioned ?? null,
           retired: service.retired ?? null,
-          periods: periodRows(rollups, { group, fromDay, toDay, today, service }),
+          periods: periodRows(rollups, { group, fromDay, toDay, today, service, calendar }),
         };
       }),
     };
