@@ -9,6 +9,7 @@ import { systemClock } from '../common/clock.ts';
 import { createLogger, type LogLevel } from '../common/log.ts';
 import { INSTRUMENTS_PATH, InstrumentList as InstrumentListSchema, type InstrumentList } from '../common/wire.ts';
 import { sha256Hex } from '../collector/auth.ts';
+import { DEFAULT_TIME_ZONE, localDay } from '../collector/engine/time-zone.ts';
 import { collectorConfigFromObject, STORE_FILE } from '../collector/config.ts';
 import { startCollector, type RunningCollector } from '../collector/server.ts';
 import type { StateChange } from '../collector/store/store.ts';
@@ -42,6 +43,15 @@ function clockTime(ms: number): string {
 export function formatChange(c: StateChange): string {
   const name = DEMO_FLEET.find((i) => i.id === c.instrument_id)?.name ?? '';
   return `${clockTime(c.at)}  ${c.instrument_id} ${name}: ${c.from} -> ${c.to}`;
+}
+
+/** Effective hours today per instrument, from the utilization API (the same figures a manager sees). */
+async function fetchEffectiveToday(baseUrl: string): Promise<Map<string, number>> {
+  const today = localDay(Date.now(), DEFAULT_TIME_ZONE); // the demo collector runs in the default zone
+  const res = await fetch(`${baseUrl}/api/v1/utilization?group=total&from=${today}&to=${today}`);
+  if (!res.ok) throw new Error(`GET /api/v1/utilization answered ${res.status}`);
+  const body = (await res.json()) as { instruments: Array<{ id: string; periods: Array<{ effective_h: number }> }> };
+  return new Map(body.instruments.map((i) => [i.id, i.periods[0]?.effective_h ?? 0]));
 }
 
 async function fetchInstruments(baseUrl: string): Promise<InstrumentList> {
@@ -153,8 +163,9 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const running = agent;
   const draw = async (): Promise<void> => {
     let list: InstrumentList;
+    let effectiveToday: Map<string, number>;
     try {
-      list = await fetchInstruments(base);
+      [list, effectiveToday] = await Promise.all([fetchInstruments(base), fetchEffectiveToday(base)]);
     } catch (err) {
       logger.warn({ err }, 'live table: cannot read the instruments');
       return;
@@ -163,12 +174,12 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     const errors = s.instruments.reduce((n, i) => n + i.errors, 0);
     const footer = `agent ${s.agentId}: ${s.uplink.sentSamples} samples delivered, ${s.uplink.queueDepth} queued, ${errors} read errors`;
     if (live) {
-      const text = [renderTable(list.instruments, { color, now: list.server_time }), '', footer, '', 'state changes:', ...recentChanges].join('\n');
+      const text = [renderTable(list.instruments, { color, now: list.server_time, effectiveToday }), '', footer, '', 'state changes:', ...recentChanges].join('\n');
       if (drawnLines > 0) out.write(`\x1b[${drawnLines}F\x1b[J`);
       out.write(`${text}\n`);
       drawnLines = text.split('\n').length;
     } else if (opts.table) {
-      out.write(`${renderTable(list.instruments, { color: false, now: list.server_time })}\n${footer}\n\n`);
+      out.write(`${renderTable(list.instruments, { color: false, now: list.server_time, effectiveToday })}\n${footer}\n\n`);
     }
   };
   // Without a terminal the table is printed every 10 s; with one it is redrawn every second.

@@ -44,11 +44,19 @@ function num(value: number | undefined, digits: number): string {
 export interface TableOptions {
   color: boolean;
   now: number;
+  /** Effective (session) hours today per instrument id, when known. */
+  effectiveToday?: ReadonlyMap<string, number>;
+}
+
+function hm(hours: number | undefined): string {
+  if (hours === undefined) return '-';
+  const minutes = Math.round(hours * 60);
+  return `${Math.floor(minutes / 60)}:${String(minutes % 60).padStart(2, '0')}`;
 }
 
 /** Renders the instruments as aligned text lines (no trailing newline). */
 export function renderTable(instruments: readonly InstrumentView[], options: TableOptions): string {
-  const header = ['instrument', 'name', 'state', 'for', 'power W', 'energy kWh', 'V', 'seen'];
+  const header = ['instrument', 'name', 'state', 'for', 'power W', 'energy kWh', 'V', 'seen', 'effective today'];
   const rows = instruments.map((i) => {
     const r = i.last_reading?.readings ?? {};
     return {
@@ -62,11 +70,12 @@ export function renderTable(instruments: readonly InstrumentView[], options: Tab
         num(r.energy_kwh, 3),
         num(r.voltage_v, 1),
         i.last_seen === null ? 'never' : `${formatAge(options.now - i.last_seen)} ago`,
+        hm(options.effectiveToday?.get(i.id)),
       ],
     };
   });
   const widths = header.map((h, c) => Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r.cells[c] ?? ''))));
-  const right = new Set([3, 4, 5, 6, 7]);
+  const right = new Set([3, 4, 5, 6, 7, 8]);
   const line = (cells: string[]): string => cells.map((cell, c) => pad(cell, widths[c] ?? 0, right.has(c) ? 'right' : 'left')).join('  ');
   const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  ')];
   for (const row of rows) {
