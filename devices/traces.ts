@@ -10,6 +10,8 @@
  * `power_w` to within the noise. forceState() intervals are integrated the same way.
  */
 
+import { mulberry32 } from '../common/prng.ts';
+
 export type TraceState = 'off' | 'standby' | 'active' | 'fault';
 export const TRACE_STATES: readonly TraceState[] = ['off', 'standby', 'active', 'fault'];
 
@@ -100,17 +102,7 @@ export const DEFAULT_POWER_FACTOR: Readonly<Record<TraceState, number>> = {
 
 const DEFAULT_FORCED_POWER: Readonly<Record<TraceState, number>> = { off: 0, standby: 100, active: 600, fault: 40 };
 
-/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 /** Stateless hash of (seed, salt, k) to [-1, 1): one mulberry32 step on a mixed state. */
 function hashNoise(seed: number, salt: number, k: number): number {

@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 as prng } from '../common/prng.ts';
 import { calibrate, renderHistogram } from '../collector/engine/calibrate.ts';
 import { DEFAULT_ENGINE_PARAMS, validateParams } from '../collector/engine/params.ts';
 
-/** Seeded PRNG (mulberry32) so the synthetic distributions are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Readings from levels [count, mean W, standard deviation W], clipped at 0 W, shuffled. */
 function levels(seed: number, spec: Array<[number, number, number]>): number[] {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 as prng } from '../common/prng.ts';
 import { InstrumentEngine, runEngine, type EngineCheckpoint } from '../collector/engine/engine.ts';
 import { DEFAULT_ENGINE_PARAMS } from '../collector/engine/params.ts';
 import { dailyRollups } from '../collector/engine/rollup.ts';
@@ -8,17 +9,6 @@ import type { EngineParams, EngineSample, Session, StateInterval } from '../coll
 const TZ = 'Asia/Shanghai';
 const TRACES = 300;
 
-/** mulberry32: a small seeded PRNG, so every failure replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pick = <T,>(rand: () => number, list: readonly T[]): T => list[Math.floor(rand() * list.length)]!;
 

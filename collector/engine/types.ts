@@ -64,11 +64,9 @@ export interface Session {
   energy_kwh: number;
 }
 
-/** One instrument, one local calendar day. */
-export interface DailyRollup {
-  /** Local date, YYYY-MM-DD in the configured time zone. */
-  day: string;
-  /** Seconds of the day that have elapsed and are covered by the rollup (86400 for a past day, less for today). */
+/** The figures of a period: one day (DailyRollup) or a sum of days (RollupTotals). */
+export interface PeriodFigures {
+  /** Seconds of the period that have elapsed and are covered (86400 for a past day, less for today). */
   period_s: number;
   off_s: number;
   standby_s: number;
@@ -77,26 +75,21 @@ export interface DailyRollup {
   unknown_s: number;
   /** Seconds of sessions within the day (a midnight-crossing session is split between its days). */
   effective_s: number;
-  /** Sessions that start this day. */
+  /** Sessions that start within the period. */
   sessions: number;
   energy_kwh: number;
-  /** (period_s - unknown_s) / period_s, 0..1. */
+  /** (period_s - unknown_s) / period_s, 0..1 (0 when period_s is 0). */
   coverage: number;
 }
 
+/** One instrument, one local calendar day. */
+export interface DailyRollup extends PeriodFigures {
+  /** Local date, YYYY-MM-DD in the configured time zone. */
+  day: string;
+}
+
 /** Daily rollups summed over a period (a month, a year, any range of days). */
-export interface RollupTotals {
+export interface RollupTotals extends PeriodFigures {
   /** Number of daily rollups summed. */
   days: number;
-  period_s: number;
-  off_s: number;
-  standby_s: number;
-  active_s: number;
-  fault_s: number;
-  unknown_s: number;
-  effective_s: number;
-  sessions: number;
-  energy_kwh: number;
-  /** (period_s - unknown_s) / period_s over the whole period, 0 when period_s is 0. */
-  coverage: number;
 }
