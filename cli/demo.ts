@@ -12,7 +12,7 @@ import { sha256Hex } from '../collector/auth.ts';
 import { DEFAULT_TIME_ZONE, localDay } from '../collector/engine/time-zone.ts';
 import { collectorConfigFromObject, STORE_FILE } from '../collector/config.ts';
 import { startCollector, type RunningCollector } from '../collector/server.ts';
-import type { StateChange } from '../collector/store/store.ts';
+import type { StateChange } from '../collector/engine-runner.ts';
 import { agentConfigFromObject } from '../agent/config.ts';
 import { startAgent, type RunningAgent } from '../agent/agent.ts';
 import { sdm120 } from '../devices/eastron/sdm120.ts';

@@ -8,7 +8,6 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { systemClock, type Clock } from '../common/clock.ts';
 import { silentLogger, type Logger } from '../common/log.ts';
 import { installErrorHandlers } from './http/errors.ts';
-import { createLivePolicy, DEFAULT_MAX_GAP_MS, DEFAULT_THRESHOLDS, type InstrumentSettings, type LiveThresholds } from './live-state.ts';
 import { registerHealthRoute } from './routes/health.ts';
 import { registerIngestRoute, type IngestEvent } from './routes/ingest.ts';
 import { registerInstrumentsRoute } from './routes/instruments.ts';
@@ -41,15 +40,12 @@ export interface BuildAppOptions {
   logger?: Logger;
   /** Request body limit in bytes (default DEFAULT_BODY_LIMIT). */
   bodyLimit?: number;
-  /** Per-instrument names and live-state thresholds (the collector config's `instruments`). */
-  instruments?: readonly InstrumentSettings[];
-  /** Thresholds of instruments without their own (default DEFAULT_THRESHOLDS: off < 10 W, active >= 400 W). */
-  defaultThresholds?: LiveThresholds;
-  /** No sample for longer than this (ms) and an instrument is `unknown` (default 15 min). */
-  maxGapMs?: number;
-  /** The utilization engine: live state, states, sessions and rollups (absent: instantaneous live state only). */
-  engine?: EngineRunner;
-  /** Rated hours and service periods of configured instruments, for utilization queries. */
+  /** The utilization engine: live state and its changes, states, sessions and rollups. */
+  engine: EngineRunner;
+  /**
+   * The configured instruments (the collector config's `instruments`): names, rated hours and service periods.
+   * Listed instruments that never sent a sample are shown as `unknown`. Default: none.
+   */
   registry?: UtilizationRouteOptions['instruments'];
   /** Rated hours per year of instruments without their own (default 1400). */
   defaultRatedHours?: number;
@@ -59,8 +55,8 @@ export interface BuildAppOptions {
 
 export function buildApp(options: BuildAppOptions): CollectorApp {
   const clock = options.clock ?? systemClock;
-  const maxGapMs = options.maxGapMs ?? DEFAULT_MAX_GAP_MS;
-  const instruments = options.instruments ?? [];
+  const { engine } = options;
+  const registry = options.registry ?? [];
   const app: CollectorApp = Fastify({
     loggerInstance: (options.logger ?? silentLogger()) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -75,18 +71,14 @@ export function buildApp(options: BuildAppOptions): CollectorApp {
   if (options.ownsStore === true) app.addHook('onClose', async () => options.store.close());
   installErrorHandlers(app);
 
-  const live = createLivePolicy({ instruments, defaults: options.defaultThresholds ?? DEFAULT_THRESHOLDS, maxGapMs });
   registerHealthRoute(app, clock);
-  const engine = options.engine ? { engine: options.engine } : {};
-  registerIngestRoute(app, { clock, live, ...engine, ...(options.onIngest ? { onIngest: options.onIngest } : {}) });
-  registerInstrumentsRoute(app, { clock, maxGapMs, instruments, ...engine });
-  if (options.engine) {
-    registerUtilizationRoutes(app, {
-      clock,
-      engine: options.engine,
-      instruments: options.registry ?? [],
-      defaultRatedHours: options.defaultRatedHours ?? DEFAULT_RATED_HOURS_PER_YEAR,
-    });
-  }
+  registerIngestRoute(app, { clock, engine, ...(options.onIngest ? { onIngest: options.onIngest } : {}) });
+  registerInstrumentsRoute(app, { clock, engine, instruments: registry });
+  registerUtilizationRoutes(app, {
+    clock,
+    engine,
+    instruments: registry,
+    defaultRatedHours: options.defaultRatedHours ?? DEFAULT_RATED_HOURS_PER_YEAR,
+  });
   return app;
 }

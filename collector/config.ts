@@ -13,7 +13,6 @@ import {
   STORE_FILE,
   type CollectorConfigFile,
 } from './config-schema.ts';
-import type { InstrumentSettings } from './live-state.ts';
 import { DEFAULT_ENGINE_PARAMS, resolveParams } from './engine/params.ts';
 import { isValidTimeZone } from './engine/time-zone.ts';
 import type { EngineParams } from './engine/types.ts';
@@ -24,9 +23,10 @@ export type { CollectorConfigFile } from './config-schema.ts';
 export type CollectorLogLevel = (typeof LOG_LEVELS)[number];
 
 /** One `instruments` entry, resolved. */
-export interface ConfiguredInstrument extends InstrumentSettings {
-  off_w: number;
-  active_w: number;
+export interface ConfiguredInstrument {
+  id: string;
+  name?: string;
+  /** Thresholds and the other engine parameters, the defaults filled in. */
   params: EngineParams;
   rated_hours: number;
   commissioned?: string;
@@ -115,8 +115,6 @@ function resolveConfig(file: CollectorConfigFile, source: string, baseDir: strin
       return {
         id,
         ...(name !== undefined ? { name } : {}),
-        off_w: params.off_w,
-        active_w: params.active_w,
         params,
         rated_hours: rated_hours ?? ratedHours,
         ...(commissioned !== undefined ? { commissioned } : {}),

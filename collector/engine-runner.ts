@@ -16,7 +16,15 @@ import { dailyRollups } from './engine/rollup.ts';
 import { addDays, dayStart, localDay } from './engine/time-zone.ts';
 import type { DailyRollup, EngineParams, EngineSample, Session, StateInterval } from './engine/types.ts';
 import type { EngineStore, InstrumentSession, StoredCheckpoint } from './store/engine-store.ts';
-import type { StateChange } from './store/store.ts';
+
+/** A change of an instrument's live state caused by an ingested batch. */
+export interface StateChange {
+  instrument_id: string;
+  from: InstrumentState;
+  to: InstrumentState;
+  /** Sample time (agent clock, ms since epoch) at which the new state began. */
+  at: number;
+}
 
 export interface EngineRunnerOptions {
   store: EngineStore;

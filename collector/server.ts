@@ -86,8 +86,6 @@ export async function startCollector(config: CollectorConfig, options: StartColl
       ownsStore: true,
       clock,
       logger,
-      instruments: config.instruments,
-      maxGapMs: config.maxGapMs,
       onIngest: (event) => {
         if (event.accepted > 0) fwd?.wake();
         options.onIngest?.(event);

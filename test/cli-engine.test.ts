@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sample } from '../common/wire.ts';
-import { createLivePolicy } from '../collector/live-state.ts';
 import { LOCK_FILE } from '../collector/store/lock.ts';
 import { openSqliteStore } from '../collector/store/sqlite-store.ts';
 import { batch } from './helpers/batches.ts';
@@ -39,7 +38,7 @@ beforeAll(async () => {
   // A store filled by ingest alone, as after an upgrade: readings, no derived results yet.
   const store = openSqliteStore(join(dir, 'jishi.sqlite'));
   const samples = trace();
-  for (let k = 0; k < samples.length; k += 500) store.ingest(batch(`b${k}`, samples.slice(k, k + 500)), START, createLivePolicy({}));
+  for (let k = 0; k < samples.length; k += 500) store.ingest(batch(`b${k}`, samples.slice(k, k + 500)), START);
   store.close();
   await writeFile(join(dir, 'collector.yaml'), `data_dir: .\ninstruments:\n  - { id: FCM-1, off_w: 20, active_w: 300 }\n`);
 });

@@ -1,8 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
-import { INGEST_PATH, INSTRUMENTS_PATH, type InstrumentList, type Sample } from '../common/wire.ts';
+import { silentLogger } from '../common/log.ts';
+import { INGEST_PATH, INSTRUMENTS_PATH, type InstrumentList, type InstrumentView, type Sample } from '../common/wire.ts';
 import { buildApp, type CollectorApp, type IngestEvent } from '../collector/app.ts';
 import { sha256Hex } from '../collector/auth.ts';
+import { EngineRunner } from '../collector/engine-runner.ts';
+import { resolveParams } from '../collector/engine/params.ts';
+import { DEFAULT_TIME_ZONE } from '../collector/engine/time-zone.ts';
 import { openSqliteStore } from '../collector/store/sqlite-store.ts';
 import type { Store } from '../collector/store/store.ts';
 import { JISHI_VERSION } from '../collector/version.ts';
@@ -13,6 +17,10 @@ const OTHER_TOKEN = 'jishi_test-token-lab-pc-2';
 const auth = (token = TOKEN) => ({ authorization: `Bearer ${token}` });
 
 const s = (instrument: string, ts: number, power: number): Sample => ({ instrument_id: instrument, ts, readings: { power_w: power } });
+
+// No minimum dwell: every sample's state is taken at once (hysteresis 10 %, max_gap 15 min: the defaults).
+const MS_PARAMS = resolveParams({ off_w: 100, active_w: 2200, min_dwell_s: 0 });
+const OTHER_PARAMS = resolveParams({ min_dwell_s: 0 });
 
 describe('collector API', () => {
   let store: Store;
@@ -26,12 +34,20 @@ describe('collector API', () => {
     store.upsertAgent('lab-pc-2', sha256Hex(OTHER_TOKEN));
     clock = new ManualClock(T0 + 1000);
     events = [];
+    const engine = new EngineRunner({
+      store: store.engine,
+      params: (id) => (id === 'MS-1' ? MS_PARAMS : OTHER_PARAMS),
+      timeZone: DEFAULT_TIME_ZONE,
+      clock,
+      logger: silentLogger(),
+    });
     app = buildApp({
       store,
       clock,
+      engine,
       bodyLimit: 64 * 1024,
-      instruments: [
-        { id: 'MS-1', name: 'Orbitrap mass spectrometer', off_w: 100, active_w: 2200 },
+      registry: [
+        { id: 'MS-1', name: 'Orbitrap mass spectrometer' },
         { id: 'CONF-9', name: 'Confocal (not yet wired)' },
       ],
       onIngest: (e) => events.push(e),
@@ -64,12 +80,12 @@ describe('collector API', () => {
         accepted: 2,
         duplicate: false,
         received_at: T0 + 1000,
-        changes: [
-          { instrument_id: 'MS-1', from: 'unknown', to: 'standby', at: T0 },
-          { instrument_id: 'MS-1', from: 'standby', to: 'active', at: T0 + 500 },
-        ],
+        // The engine's change over the whole batch: standby at T0, active from T0 + 500.
+        changes: [{ instrument_id: 'MS-1', from: 'unknown', to: 'active', at: T0 + 500 }],
       },
     ]);
+    await ingest(batch('b2', [s('MS-1', T0 + 1000, 1900)], { seq: 2 }));
+    expect(events[1]!.changes).toEqual([{ instrument_id: 'MS-1', from: 'active', to: 'standby', at: T0 + 1000 }]);
   });
 
   it('stores a re-sent batch once and says it was a duplicate', async () => {
@@ -79,6 +95,7 @@ describe('collector API', () => {
     expect(again.statusCode).toBe(200);
     expect(again.json()).toMatchObject({ batch_id: 'b1', accepted: 0, duplicate: true });
     expect(store.readingsAfter(0, 10)).toHaveLength(1);
+    expect(events.map((e) => [e.duplicate, e.changes.length])).toEqual([[false, 1], [true, 0]]);
   });
 
   it('refuses a missing or unknown token with 401', async () => {
@@ -195,5 +212,34 @@ describe('collector API', () => {
     expect(await state()).toMatchObject({ state: 'active', state_since: T0 });
     clock.advance(1);
     expect(await state()).toMatchObject({ state: 'unknown', state_since: T0 + 15 * 60_000, last_reading: { readings: { power_w: 2500 } } });
+  });
+
+  const view = async (id: string): Promise<InstrumentView | undefined> =>
+    ((await app.inject({ method: 'GET', url: INSTRUMENTS_PATH })).json() as InstrumentList).instruments.find((i) => i.id === id);
+
+  it('restarts state_since after a gap longer than max_gap, even in the same state', async () => {
+    await ingest(batch('b1', [s('MS-1', T0, 2500), s('MS-1', T0 + 60_000, 2600)]));
+    clock.advance(59_000); // T0 + 60 s
+    expect(await view('MS-1')).toMatchObject({ state: 'active', state_since: T0 });
+    const later = T0 + 60_000 + 15 * 60_000 + 1;
+    clock.advance(later - clock.now());
+    await ingest(batch('b2', [s('MS-1', later, 2550)], { seq: 2 }));
+    expect(await view('MS-1')).toMatchObject({ state: 'active', state_since: later, last_seen: later });
+  });
+
+  it('takes a fault status and a read error through the engine', async () => {
+    await ingest(batch('b1', [{ instrument_id: 'MS-1', ts: T0, readings: { power_w: 2500 }, status: 'ALARM 12' }]));
+    expect(events[0]!.changes).toEqual([{ instrument_id: 'MS-1', from: 'unknown', to: 'fault', at: T0 }]);
+    expect(await view('MS-1')).toMatchObject({ state: 'fault', state_since: T0, last_reading: { status: 'ALARM 12' } });
+    await ingest(batch('b2', [{ instrument_id: 'MS-1', ts: T0 + 500, readings: {}, error: 'JISHI_ERR_DEVICE_TIMEOUT' }], { seq: 2 }));
+    expect(await view('MS-1')).toMatchObject({ state: 'unknown', state_since: T0 + 500, last_reading: { error: 'JISHI_ERR_DEVICE_TIMEOUT' } });
+  });
+
+  it('stores late samples without moving the live state back', async () => {
+    await ingest(batch('b1', [s('MS-1', T0 + 500, 2500)]));
+    await ingest(batch('b2', [s('MS-1', T0, 1)], { seq: 2 }));
+    expect(events[1]!.changes).toEqual([]);
+    expect(await view('MS-1')).toMatchObject({ state: 'active', state_since: T0 + 500, last_seen: T0 + 500 });
+    expect(store.readingsAfter(0, 10)).toHaveLength(2);
   });
 });

@@ -59,16 +59,12 @@ describe('collector config', () => {
         {
           id: 'MS-1',
           name: '质谱仪',
-          off_w: 100,
-          active_w: 2200,
           params: { ...DEFAULT_ENGINE_PARAMS, off_w: 100, active_w: 2200, min_dwell_s: 60, max_gap_s: 300 },
           rated_hours: 800,
           commissioned: '2025-07-01',
         },
         {
           id: 'FCM-1',
-          off_w: 10,
-          active_w: 400,
           // The instrument's own status rules come first; the default fault-word rule stays after them.
           params: {
             ...DEFAULT_ENGINE_PARAMS,

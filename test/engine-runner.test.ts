@@ -9,7 +9,6 @@ import type { Sample } from '../common/wire.ts';
 import { EngineRunner } from '../collector/engine-runner.ts';
 import { resolveParams } from '../collector/engine/params.ts';
 import type { EngineParams } from '../collector/engine/types.ts';
-import { createLivePolicy } from '../collector/live-state.ts';
 import { openSqliteStore } from '../collector/store/sqlite-store.ts';
 import type { Store } from '../collector/store/store.ts';
 import { mulberry32 } from '../devices/traces.ts';
@@ -19,7 +18,6 @@ const TZ = 'Asia/Shanghai';
 // 2025-03-03 22:00 Shanghai: traces cross local midnight.
 const START = Date.UTC(2025, 2, 3, 14, 0, 0);
 const PARAMS = resolveParams({ off_w: 20, active_w: 300, min_dwell_s: 20, merge_gap_s: 300, warmup_max_s: 300, post_max_s: 120, max_gap_s: 120 });
-const live = createLivePolicy({});
 
 /** A random off/standby/active trace with gaps and error samples, one sample every 10 s. */
 function trace(seed: number, n: number): Sample[] {
@@ -45,7 +43,7 @@ function runner(store: Store, clock: ManualClock, params: EngineParams = PARAMS)
 
 function ingestAll(store: Store, r: EngineRunner, batches: Sample[][]): void {
   batches.forEach((samples, k) => {
-    const res = store.ingest(batch(`b${k}`, samples, { seq: k }), START, live);
+    const res = store.ingest(batch(`b${k}`, samples, { seq: k }), START);
     if (!res.duplicate) r.ingest(samples);
   });
 }
@@ -131,7 +129,7 @@ describe('EngineRunner on the SQLite store', () => {
     ingestAll(restarted, runner(restarted, clock), batches.slice(0, 40));
     const b = runner(restarted, clock); // a new process: nothing in memory
     batches.slice(40).forEach((s, k) => {
-      restarted.ingest(batch(`late-${k}`, s), START, live);
+      restarted.ingest(batch(`late-${k}`, s), START);
       b.ingest(s);
     });
     expect(derived(b, now)).toEqual(derived(a, now));

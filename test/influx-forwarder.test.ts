@@ -3,18 +3,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../common/net.ts';
 import type { Sample } from '../common/wire.ts';
 import { createInfluxForwarder, type InfluxForwarder } from '../collector/influx/forwarder.ts';
-import { createLivePolicy } from '../collector/live-state.ts';
 import { openSqliteStore } from '../collector/store/sqlite-store.ts';
 import type { Store } from '../collector/store/store.ts';
 import { batch, T0 } from './helpers/batches.ts';
 import { influxdAvailable, requireOrSkip, startInfluxd, type RunningInfluxd } from './helpers/influxd.ts';
 
-const live = createLivePolicy({});
-
 let batchNo = 0;
 function ingest(store: Store, samples: Sample[], agentId = 'lab-pc-1'): void {
   batchNo++;
-  store.ingest(batch(`b${batchNo}`, samples, { seq: batchNo, agentId }), T0, live);
+  store.ingest(batch(`b${batchNo}`, samples, { seq: batchNo, agentId }), T0);
 }
 
 async function until(what: string, predicate: () => boolean, ms = 10_000): Promise<void> {

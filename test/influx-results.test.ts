@@ -10,7 +10,6 @@ import type { Sample } from '../common/wire.ts';
 import { EngineRunner } from '../collector/engine-runner.ts';
 import { resolveParams } from '../collector/engine/params.ts';
 import { createInfluxForwarder } from '../collector/influx/forwarder.ts';
-import { createLivePolicy } from '../collector/live-state.ts';
 import { openSqliteStore } from '../collector/store/sqlite-store.ts';
 import { batch } from './helpers/batches.ts';
 import { influxdAvailable, requireOrSkip, startInfluxd, type RunningInfluxd } from './helpers/influxd.ts';
@@ -45,14 +44,13 @@ describe.skipIf(requireOrSkip('influxd', influxdAvailable()))('engine results in
     const clock = new ManualClock(samples[samples.length - 1]!.ts + 10_000);
     const store = openSqliteStore(':memory:');
     const runner = new EngineRunner({ store: store.engine, params: () => params, timeZone: TZ, clock, logger: silentLogger() });
-    const live = createLivePolicy({});
     // Deliver everything except a late batch in the active period.
     const lateFrom = 320;
     const late = samples.slice(lateFrom, lateFrom + 60).map((s) => ({ ...s, readings: { power_w: 0 } }));
     const onTime = [...samples.slice(0, lateFrom), ...samples.slice(lateFrom + 60)];
     for (let k = 0; k < onTime.length; k += 50) {
       const chunk = onTime.slice(k, k + 50);
-      store.ingest(batch(`b${k}`, chunk), clock.now(), live);
+      store.ingest(batch(`b${k}`, chunk), clock.now());
       runner.ingest(chunk);
     }
 
@@ -88,7 +86,7 @@ describe.skipIf(requireOrSkip('influxd', influxdAvailable()))('engine results in
 
       // The late batch says the instrument was off in the hole: a recompute from its day replaces the unknown
       // interval by an off one (another tag value at the same time: InfluxDB must drop the old point).
-      store.ingest(batch('late', late), clock.now(), live);
+      store.ingest(batch('late', late), clock.now());
       runner.ingest(late);
       const after = await compare();
       expect(after.stored.some((i) => i.state === 'unknown')).toBe(false);

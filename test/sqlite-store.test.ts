@@ -1,15 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JishiError } from '../common/errors.ts';
 import type { Sample } from '../common/wire.ts';
-import { createLivePolicy } from '../collector/live-state.ts';
+import { MIGRATIONS } from '../collector/store/migrations.ts';
 import { openSqliteStore } from '../collector/store/sqlite-store.ts';
 import type { Store } from '../collector/store/store.ts';
 import { batch, T0 } from './helpers/batches.ts';
-
-const live = createLivePolicy({ instruments: [{ id: 'FCM-1', off_w: 20, active_w: 300 }] });
 
 const sample = (ts: number, power: number, extra: Partial<Sample> = {}): Sample => ({
   instrument_id: 'FCM-1',
@@ -36,25 +35,15 @@ describe('sqlite store', () => {
     const result = store.ingest(
       batch('b1', [sample(T0, 5), sample(T0 + 1000, 150), { instrument_id: 'SEQ-7', ts: T0, readings: { power_w: 1200, power_l2_w: 3 } }]),
       T0 + 5000,
-      live,
     );
-    expect(result).toEqual({
-      accepted: 3,
-      duplicate: false,
-      changes: [
-        { instrument_id: 'FCM-1', from: 'unknown', to: 'off', at: T0 },
-        { instrument_id: 'FCM-1', from: 'off', to: 'standby', at: T0 + 1000 },
-        { instrument_id: 'SEQ-7', from: 'unknown', to: 'active', at: T0 },
-      ],
-    });
+    expect(result).toEqual({ accepted: 3, duplicate: false });
+    // No state: the live state is the utilization engine's (see collector-api.test.ts).
     const views = store.listInstruments();
     expect(views).toEqual([
       {
         id: 'FCM-1',
         agent_id: 'lab-pc-1',
         name: null,
-        state: 'standby',
-        state_since: T0 + 1000,
         last_seen: T0 + 1000,
         last_reading: { ts: T0 + 1000, readings: { power_w: 150, energy_kwh: 12.5 } },
       },
@@ -62,8 +51,6 @@ describe('sqlite store', () => {
         id: 'SEQ-7',
         agent_id: 'lab-pc-1',
         name: null,
-        state: 'active',
-        state_since: T0,
         last_seen: T0,
         // power_l2_w is not a column: it round-trips through the extra JSON.
         last_reading: { ts: T0, readings: { power_w: 1200, power_l2_w: 3 } },
@@ -74,47 +61,40 @@ describe('sqlite store', () => {
   it('stores a re-sent batch once and reports it as a duplicate', () => {
     const store = mem();
     const b = batch('b1', [sample(T0, 400)]);
-    expect(store.ingest(b, T0, live).duplicate).toBe(false);
-    expect(store.ingest(b, T0 + 10, live)).toEqual({ accepted: 0, duplicate: true, changes: [] });
+    expect(store.ingest(b, T0).duplicate).toBe(false);
+    expect(store.ingest(b, T0 + 10)).toEqual({ accepted: 0, duplicate: true });
     expect(store.readingsAfter(0, 100)).toHaveLength(1);
     // The same batch id from another agent is a different batch.
-    expect(store.ingest(batch('b1', [sample(T0 + 1, 400)], { seq: 1, agentId: 'lab-pc-2' }), T0, live).duplicate).toBe(false);
+    expect(store.ingest(batch('b1', [sample(T0 + 1, 400)], { seq: 1, agentId: 'lab-pc-2' }), T0).duplicate).toBe(false);
   });
 
-  it('keeps state_since while the state holds, and restarts it after a gap longer than max_gap', () => {
+  it('moves the last reading and agent to newer samples only; late ones are stored', () => {
     const store = mem();
-    store.ingest(batch('b1', [sample(T0, 500), sample(T0 + 60_000, 520)]), T0, live);
-    expect(store.listInstruments()[0]).toMatchObject({ state: 'active', state_since: T0 });
-    const later = T0 + 60_000 + live.maxGapMs + 1;
-    const r = store.ingest(batch('b2', [sample(later, 510)], { seq: 2 }), later, live);
-    expect(r.changes).toEqual([{ instrument_id: 'FCM-1', from: 'unknown', to: 'active', at: later }]);
-    expect(store.listInstruments()[0]).toMatchObject({ state: 'active', state_since: later, last_seen: later });
+    store.ingest(batch('b1', [sample(T0 + 10_000, 500), sample(T0 + 5_000, 400)]), T0);
+    expect(store.listInstruments()[0]).toMatchObject({ last_seen: T0 + 10_000, last_reading: { readings: { power_w: 500 } } });
+    // Of two samples at the same time, the later in the batch is the last reading.
+    store.ingest(batch('b2', [sample(T0 + 20_000, 1), sample(T0 + 20_000, 2)], { seq: 2 }), T0);
+    expect(store.listInstruments()[0]).toMatchObject({ last_seen: T0 + 20_000, last_reading: { readings: { power_w: 2 } } });
+    const late = store.ingest(batch('b1', [sample(T0, 1)], { agentId: 'lab-pc-2' }), T0);
+    expect(late).toEqual({ accepted: 1, duplicate: false });
+    expect(store.listInstruments()[0]).toMatchObject({ agent_id: 'lab-pc-1', last_seen: T0 + 20_000 });
+    store.ingest(batch('b2', [sample(T0 + 30_000, 3)], { seq: 2, agentId: 'lab-pc-2' }), T0);
+    expect(store.listInstruments()[0]).toMatchObject({ agent_id: 'lab-pc-2', last_seen: T0 + 30_000 });
+    expect(store.readingsAfter(0, 10).map((x) => x.ts)).toEqual([T0 + 10_000, T0 + 5_000, T0 + 20_000, T0 + 20_000, T0, T0 + 30_000]);
   });
 
-  it('stores late samples without moving the live state back', () => {
+  it('keeps status and error in the last reading', () => {
     const store = mem();
-    store.ingest(batch('b1', [sample(T0 + 10_000, 500)]), T0, live);
-    const r = store.ingest(batch('b2', [sample(T0, 1)], { seq: 2 }), T0, live);
-    expect(r).toMatchObject({ accepted: 1, changes: [] });
-    expect(store.listInstruments()[0]).toMatchObject({ state: 'active', last_seen: T0 + 10_000 });
-    expect(store.readingsAfter(0, 10).map((x) => x.ts)).toEqual([T0 + 10_000, T0]);
-  });
-
-  it('keeps status and error, and classifies them', () => {
-    const store = mem();
-    store.ingest(batch('b1', [sample(T0, 500, { status: 'ALARM 12' })]), T0, live);
-    expect(store.listInstruments()[0]).toMatchObject({ state: 'fault', last_reading: { status: 'ALARM 12' } });
-    store.ingest(batch('b2', [{ instrument_id: 'FCM-1', ts: T0 + 1, readings: {}, error: 'JISHI_ERR_DEVICE_TIMEOUT' }], { seq: 2 }), T0, live);
-    expect(store.listInstruments()[0]).toMatchObject({
-      state: 'unknown',
-      last_reading: { ts: T0 + 1, readings: {}, error: 'JISHI_ERR_DEVICE_TIMEOUT' },
-    });
+    store.ingest(batch('b1', [sample(T0, 500, { status: 'ALARM 12' })]), T0);
+    expect(store.listInstruments()[0]).toMatchObject({ last_reading: { status: 'ALARM 12' } });
+    store.ingest(batch('b2', [{ instrument_id: 'FCM-1', ts: T0 + 1, readings: {}, error: 'JISHI_ERR_DEVICE_TIMEOUT' }], { seq: 2 }), T0);
+    expect(store.listInstruments()[0]).toMatchObject({ last_reading: { ts: T0 + 1, readings: {}, error: 'JISHI_ERR_DEVICE_TIMEOUT' } });
   });
 
   it('reads readings after a cursor in insertion order, with pending counts per cursor', () => {
     const store = mem();
-    store.ingest(batch('b1', [sample(T0 + 2, 1), sample(T0 + 1, 2)]), T0 + 100, live);
-    store.ingest(batch('b2', [sample(T0 + 3, 3)], { seq: 2 }), T0 + 200, live);
+    store.ingest(batch('b1', [sample(T0 + 2, 1), sample(T0 + 1, 2)]), T0 + 100);
+    store.ingest(batch('b2', [sample(T0 + 3, 3)], { seq: 2 }), T0 + 200);
     const all = store.readingsAfter(0, 10);
     expect(all.map((r) => r.readings.power_w)).toEqual([1, 2, 3]);
     expect(all.map((r) => r.id)).toEqual([...all.map((r) => r.id)].sort((a, b) => a - b));
@@ -158,7 +138,7 @@ describe('sqlite store', () => {
     const path = join(dir, 'jishi.sqlite');
     const first = openSqliteStore(path);
     first.upsertAgent('lab-pc-1', 'c'.repeat(64));
-    first.ingest(batch('b1', [sample(T0, 500)]), T0, live);
+    first.ingest(batch('b1', [sample(T0, 500)]), T0);
     first.setCursor('influx', 1);
     first.close();
 
@@ -168,13 +148,40 @@ describe('sqlite store', () => {
     expect(again.listInstruments()).toHaveLength(1);
     expect(again.readingsAfter(0, 10)).toHaveLength(1);
     expect(again.getCursor('influx')).toBe(1);
-    expect(again.ingest(batch('b1', [sample(T0, 500)]), T0, live).duplicate).toBe(true);
+    expect(again.ingest(batch('b1', [sample(T0, 500)]), T0).duplicate).toBe(true);
+  });
+
+  it('migrates a v2 file: the instruments keep their registration and last reading, not the old state columns', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jishi-store-'));
+    dirs.push(dir);
+    const path = join(dir, 'jishi.sqlite');
+    const v2 = new Database(path);
+    for (const sql of MIGRATIONS.slice(0, 2)) v2.exec(sql);
+    v2.pragma('user_version = 2');
+    v2.exec(`INSERT INTO readings (instrument_id, agent_id, ts, power_w, received_at) VALUES ('FCM-1', 'lab-pc-1', ${T0}, 500, ${T0})`);
+    v2.exec(`INSERT INTO instruments (id, agent_id, first_seen, last_seen, last_reading_id, state, state_since)
+             VALUES ('FCM-1', 'lab-pc-1', ${T0}, ${T0}, 1, 'active', ${T0})`);
+    v2.close();
+
+    const store = openSqliteStore(path);
+    open.push(store);
+    expect(store.listInstruments()).toEqual([
+      { id: 'FCM-1', agent_id: 'lab-pc-1', name: null, last_seen: T0, last_reading: { ts: T0, readings: { power_w: 500 } } },
+    ]);
+    store.ingest(batch('b1', [sample(T0 + 1000, 10)]), T0);
+    expect(store.listInstruments()[0]).toMatchObject({ last_seen: T0 + 1000 });
+    store.close();
+    const db = new Database(path, { readonly: true });
+    expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+    const columns = (db.pragma('table_info(instruments)') as Array<{ name: string }>).map((c) => c.name);
+    db.close();
+    expect(columns).toEqual(['id', 'agent_id', 'name', 'first_seen', 'last_seen', 'last_reading_id']);
   });
 
   it('reports a closed store as unavailable', () => {
     const store = openSqliteStore(':memory:');
     store.close();
-    expect(() => store.ingest(batch('b1', [sample(T0, 1)]), T0, live)).toThrowError(JishiError);
+    expect(() => store.ingest(batch('b1', [sample(T0, 1)]), T0)).toThrowError(JishiError);
     try {
       store.ping();
     } catch (err) {

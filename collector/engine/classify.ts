@@ -22,7 +22,7 @@
  * Every state change happens at a sample time, so each step's energy belongs to exactly one interval.
  * The state is a plain JSON object (checkpointable); functions mutate it and append released intervals to `out`.
  */
-import { isFaultStatus } from '../live-state.ts';
+import { isFaultStatus } from './fault-words.ts';
 import { FAULT_WORDS_MATCH } from './params.ts';
 import type { EngineParams, EngineSample, InstrumentState, StateInterval } from './types.ts';
 

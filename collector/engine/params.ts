@@ -5,7 +5,7 @@
 import { STATES, type EngineParams } from './types.ts';
 
 /**
- * The `status_states` match value that means "the fault words of isFaultStatus (collector/live-state.ts)":
+ * The `status_states` match value that means "the fault words of isFaultStatus (fault-words.ts)":
  * ERR/ERROR/FAULT/ALARM as words, not preceded by NO/NOT/NON. As a regex it could never match (`$` then text),
  * so reserving it takes nothing away from regex rules.
  */

@@ -9,8 +9,7 @@ import { JishiError } from '../../common/errors.ts';
 import { INGEST_PATH, IngestAck, IngestBatch } from '../../common/wire.ts';
 import type { CollectorApp } from '../app.ts';
 import { bearerToken, sha256Hex } from '../auth.ts';
-import type { EngineRunner } from '../engine-runner.ts';
-import type { LivePolicy, StateChange } from '../store/store.ts';
+import type { EngineRunner, StateChange } from '../engine-runner.ts';
 
 /** What the collector reports after each accepted ingest request. */
 export interface IngestEvent {
@@ -33,7 +32,7 @@ declare module 'fastify' {
 
 export function registerIngestRoute(
   app: CollectorApp,
-  options: { clock: Clock; live: LivePolicy; engine?: EngineRunner; onIngest?: (event: IngestEvent) => void },
+  options: { clock: Clock; engine: EngineRunner; onIngest?: (event: IngestEvent) => void },
 ): void {
   if (!app.hasRequestDecorator('agentId')) app.decorateRequest('agentId', undefined);
 
@@ -57,9 +56,9 @@ export function registerIngestRoute(
         );
       }
       const receivedAt = options.clock.now();
-      const result = app.store.ingest(batch, receivedAt, options.live);
+      const result = app.store.ingest(batch, receivedAt);
       // The utilization engine runs after the commit: its failures never lose the batch (recompute rebuilds).
-      const changes = options.engine && !result.duplicate ? options.engine.ingest(batch.samples) : result.changes;
+      const changes = result.duplicate ? [] : options.engine.ingest(batch.samples);
       request.log.debug(
         { agent_id: batch.agent_id, batch_id: batch.batch_id, accepted: result.accepted, duplicate: result.duplicate },
         'batch stored',

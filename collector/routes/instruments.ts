@@ -1,26 +1,23 @@
 /**
- * GET /api/v1/instruments: every instrument with its last reading and live state.
+ * GET /api/v1/instruments: every instrument with its last reading and live state (the utilization engine's:
+ * hysteresis, dwell, gaps, device status).
  * Readable without a token for now (the data is what a lab dashboard shows); access control is a later issue.
  */
 import type { Clock } from '../../common/clock.ts';
 import { INSTRUMENTS_PATH, InstrumentList, type InstrumentView } from '../../common/wire.ts';
 import type { CollectorApp } from '../app.ts';
 import type { EngineRunner } from '../engine-runner.ts';
-import { liveView, type InstrumentSettings } from '../live-state.ts';
 
 export function registerInstrumentsRoute(
   app: CollectorApp,
-  options: { clock: Clock; maxGapMs: number; instruments: readonly InstrumentSettings[]; engine?: EngineRunner },
+  options: { clock: Clock; engine: EngineRunner; instruments: ReadonlyArray<{ id: string; name?: string }> },
 ): void {
   app.get(INSTRUMENTS_PATH, { schema: { response: { 200: InstrumentList } } }, async () => {
     const now = options.clock.now();
     const configured = new Map(options.instruments.map((s) => [s.id, s]));
-    const seen = app.store.listInstruments().map((v) => {
-      const name = v.name ?? configured.get(v.id)?.name ?? null;
-      if (options.engine === undefined) return liveView({ ...v, name }, now, options.maxGapMs);
-      // With the utilization engine, the live state is the engine's (hysteresis, dwell, gaps, device status).
+    const seen = app.store.listInstruments().map((v): InstrumentView => {
       const live = options.engine.live(v.id, now);
-      return { ...v, name, state: live.state, state_since: live.since };
+      return { ...v, name: v.name ?? configured.get(v.id)?.name ?? null, state: live.state, state_since: live.since };
     });
     const seenIds = new Set(seen.map((v) => v.id));
     // Configured instruments that never sent a sample are listed as unknown, so a missing one is visible.

@@ -102,8 +102,8 @@ export const SessionsResponse = Type.Object({
 export interface UtilizationRouteOptions {
   clock: Clock;
   engine: EngineRunner;
-  /** Registry: names and service periods of configured instruments; others get `defaultService`. */
-  instruments: ReadonlyArray<{ id: string; name?: string; rated_hours: number; commissioned?: string; retired?: string }>;
+  /** Registry: names, rated hours and service periods of configured instruments; `defaultRatedHours` for the rest. */
+  instruments: ReadonlyArray<{ id: string; name?: string; rated_hours?: number; commissioned?: string; retired?: string }>;
   defaultRatedHours: number;
   /** Working days and opening hours (default: Chinese public holidays, 7 h a day). */
   calendar?: WorkCalendar;

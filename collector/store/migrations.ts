@@ -133,7 +133,16 @@ CREATE TABLE engine_day_checkpoints (
 ) STRICT, WITHOUT ROWID;
 `;
 
-export const MIGRATIONS: readonly string[] = [V1, V2];
+/**
+ * v3: instruments no longer keep a state. It was the instantaneous classifier's, which the utilization engine
+ * replaced: the live state is the engine's (EngineRunner.live), derived from its checkpoint in engine_state.
+ */
+const V3 = `
+ALTER TABLE instruments DROP COLUMN state;
+ALTER TABLE instruments DROP COLUMN state_since;
+`;
+
+export const MIGRATIONS: readonly string[] = [V1, V2, V3];
 
 /** Brings the database to the newest schema; refuses a file written by a newer jishi. */
 export function migrate(db: Database.Database): void {

@@ -9,10 +9,10 @@
  */
 import Database from 'better-sqlite3';
 import { JishiError } from '../../common/errors.ts';
-import type { IngestBatch, InstrumentState, InstrumentView, Readings, Sample } from '../../common/wire.ts';
+import type { IngestBatch, Readings, Sample } from '../../common/wire.ts';
 import { migrate, READING_COLUMNS } from './migrations.ts';
 import { createSqliteEngineStore } from './sqlite-engine-store.ts';
-import type { IngestResult, LivePolicy, StateChange, Store, StoredReading } from './store.ts';
+import type { IngestResult, Store, StoredInstrument, StoredReading } from './store.ts';
 
 export interface SqliteStoreOptions {
   /** `NORMAL` (default) or `FULL`; see the module comment. */
@@ -40,8 +40,6 @@ interface InstrumentRow {
   first_seen: number | null;
   last_seen: number | null;
   last_reading_id: number | null;
-  state: InstrumentState;
-  state_since: number | null;
 }
 
 const COLUMN_SET: ReadonlySet<string> = new Set(READING_COLUMNS);
@@ -126,16 +124,15 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     ),
     getInstrument: db.prepare('SELECT * FROM instruments WHERE id = ?'),
     insertInstrument: db.prepare(
-      `INSERT INTO instruments (id, agent_id, name, first_seen, last_seen, last_reading_id, state, state_since)
-       VALUES (@id, @agent_id, NULL, @first_seen, @last_seen, @last_reading_id, @state, @state_since)`,
+      `INSERT INTO instruments (id, agent_id, name, first_seen, last_seen, last_reading_id)
+       VALUES (@id, @agent_id, NULL, @first_seen, @last_seen, @last_reading_id)`,
     ),
     updateInstrument: db.prepare(
       `UPDATE instruments SET agent_id = @agent_id, first_seen = @first_seen, last_seen = @last_seen,
-         last_reading_id = @last_reading_id, state = @state, state_since = @state_since WHERE id = @id`,
+         last_reading_id = @last_reading_id WHERE id = @id`,
     ),
     listInstruments: db.prepare(
-      `SELECT i.id AS i_id, i.agent_id AS i_agent_id, i.name AS i_name, i.last_seen AS i_last_seen, i.state AS i_state,
-         i.state_since AS i_state_since, ${READING_SELECT}
+      `SELECT i.id AS i_id, i.agent_id AS i_agent_id, i.name AS i_name, i.last_seen AS i_last_seen, ${READING_SELECT}
        FROM instruments i LEFT JOIN readings r ON r.id = i.last_reading_id ORDER BY i.id`,
     ),
     readingsAfter: db.prepare(`SELECT ${READING_SELECT} FROM readings r WHERE r.id > ? ORDER BY r.id LIMIT ?`),
@@ -149,7 +146,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     ping: db.prepare('SELECT 1').pluck(),
   };
 
-  const ingestTx = db.transaction((batch: IngestBatch, receivedAt: number, live: LivePolicy): IngestResult => {
+  const ingestTx = db.transaction((batch: IngestBatch, receivedAt: number): IngestResult => {
     const inserted = st.insertBatch.run(
       batch.agent_id,
       batch.batch_id,
@@ -158,7 +155,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       receivedAt,
       batch.samples.length,
     );
-    if (inserted.changes === 0) return { accepted: 0, duplicate: true, changes: [] };
+    if (inserted.changes === 0) return { accepted: 0, duplicate: true };
 
     const perInstrument = new Map<string, { sample: Sample; readingId: number }[]>();
     for (const sample of batch.samples) {
@@ -168,51 +165,25 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       list.push({ sample, readingId });
     }
 
-    const changes: StateChange[] = [];
     for (const [instrumentId, entries] of perInstrument) {
       const row = st.getInstrument.get(instrumentId) as InstrumentRow | undefined;
       let firstSeen = row?.first_seen ?? null;
       let lastSeen = row?.last_seen ?? null;
       let lastReadingId = row?.last_reading_id ?? null;
       let agentId = row?.agent_id ?? batch.agent_id;
-      let state: InstrumentState = row?.state ?? 'unknown';
-      let stateSince = row?.state_since ?? null;
-      // Stable sort: samples with equal ts keep batch order, the later one wins.
-      const ordered = [...entries].sort((a, b) => a.sample.ts - b.sample.ts);
-      for (const { sample, readingId } of ordered) {
+      for (const { sample, readingId } of entries) {
         if (firstSeen === null || sample.ts < firstSeen) firstSeen = sample.ts;
-        if (lastSeen !== null && sample.ts < lastSeen) continue; // late sample: stored, not live
-        const next = live.classify(instrumentId, sample);
-        let from = state;
-        let since = stateSince;
-        if (lastSeen !== null && sample.ts - lastSeen > live.maxGapMs) {
-          from = 'unknown';
-          since = lastSeen + live.maxGapMs;
-        }
-        if (lastSeen === null) since = sample.ts;
-        if (next !== from) {
-          changes.push({ instrument_id: instrumentId, from, to: next, at: sample.ts });
-          since = sample.ts;
-        }
-        state = next;
-        stateSince = since;
+        // A late sample is stored but does not become the last reading; of equal times the later in the batch wins.
+        if (lastSeen !== null && sample.ts < lastSeen) continue;
         lastSeen = sample.ts;
         lastReadingId = readingId;
         agentId = batch.agent_id;
       }
-      const params = {
-        id: instrumentId,
-        agent_id: agentId,
-        first_seen: firstSeen,
-        last_seen: lastSeen,
-        last_reading_id: lastReadingId,
-        state,
-        state_since: stateSince,
-      };
+      const params = { id: instrumentId, agent_id: agentId, first_seen: firstSeen, last_seen: lastSeen, last_reading_id: lastReadingId };
       if (row === undefined) st.insertInstrument.run(params);
       else st.updateInstrument.run(params);
     }
-    return { accepted: batch.samples.length, duplicate: false, changes };
+    return { accepted: batch.samples.length, duplicate: false };
   });
 
   const upsertAgentTx = db.transaction((agentId: string, hash: string) => {
@@ -245,18 +216,16 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     removeAgentsExcept: (agentIds) => guarded('removeAgentsExcept', () => removeAgentsTx(agentIds)),
     agentForTokenHash: (tokenSha256) =>
       guarded('agentForTokenHash', () => st.agentForToken.get(tokenSha256.toLowerCase()) as string | undefined),
-    ingest: (batch, receivedAt, live) => guarded('ingest', () => ingestTx(batch, receivedAt, live)),
+    ingest: (batch, receivedAt) => guarded('ingest', () => ingestTx(batch, receivedAt)),
     listInstruments: () =>
       guarded('listInstruments', () =>
-        (st.listInstruments.all() as (ReadingRow & Record<string, unknown>)[]).map((row): InstrumentView => {
+        (st.listInstruments.all() as (ReadingRow & Record<string, unknown>)[]).map((row): StoredInstrument => {
           const hasReading = row.id !== null;
           const reading = hasReading ? storedReading(row) : undefined;
           return {
             id: row.i_id as string,
             agent_id: row.i_agent_id as string | null,
             name: row.i_name as string | null,
-            state: row.i_state as InstrumentState,
-            state_since: row.i_state_since as number | null,
             last_seen: row.i_last_seen as number | null,
             last_reading:
               reading === undefined

@@ -3,36 +3,20 @@
  * The SQLite implementation (sqlite-store.ts) is the system of record; InfluxDB is fed from it.
  * Later issues (utilization engine, bookings, exports) extend this interface.
  */
-import type { IngestBatch, InstrumentState, InstrumentView, Readings, Sample } from '../../common/wire.ts';
+import type { IngestBatch, InstrumentView, Readings } from '../../common/wire.ts';
 import type { EngineStore } from './engine-store.ts';
 
-/** How ingest derives the live state of an instrument; the store itself holds no thresholds. */
-export interface LivePolicy {
-  /** The live state of `instrumentId` given one of its samples. */
-  classify(instrumentId: string, sample: Sample): InstrumentState;
-  /**
-   * A gap longer than this (ms) between an instrument's newest stored sample and the next one means the
-   * state was `unknown` in between, so `state_since` restarts even when the state is the same.
-   */
-  maxGapMs: number;
-}
-
-/** A change of an instrument's live state caused by an ingested batch. */
-export interface StateChange {
-  instrument_id: string;
-  from: InstrumentState;
-  to: InstrumentState;
-  /** Sample time (agent clock, ms since epoch) at which the new state began. */
-  at: number;
-}
+/**
+ * An instrument as the store knows it: registration, agent, last reading. Its state is not stored: it is
+ * derived by the utilization engine (EngineRunner.live) and added by the instruments route.
+ */
+export type StoredInstrument = Omit<InstrumentView, 'state' | 'state_since'>;
 
 export interface IngestResult {
   /** Samples stored (0 for a duplicate). */
   accepted: number;
   /** True when (agent_id, batch_id) had already been stored; nothing was written. */
   duplicate: boolean;
-  /** Live-state changes, in sample time order per instrument. */
-  changes: StateChange[];
 }
 
 /** One stored sample, as read back for forwarders. */
@@ -60,16 +44,14 @@ export interface Store {
   /** The agent owning a token, by the token's sha256 (lowercase hex). */
   agentForTokenHash(tokenSha256: string): string | undefined;
   /**
-   * Atomically stores a batch; idempotent by (agent_id, batch_id). Instruments are registered on first sight
-   * and their live state is updated from samples newer than their last one (older samples are stored only).
+   * Atomically stores a batch; idempotent by (agent_id, batch_id). Instruments are registered on first sight;
+   * their last reading (and agent) moves to samples newer than it (older samples are stored only).
+   * Derived state (states, sessions, rollups) is the utilization engine's, fed by the caller after the commit.
    * Throws JishiError('JISHI_ERR_STORE_UNAVAILABLE') when it cannot make the batch durable.
    */
-  ingest(batch: IngestBatch, receivedAt: number, live: LivePolicy): IngestResult;
-  /**
-   * Every known instrument with its last reading and its state as of its last sample. Staleness (no sample for
-   * longer than max_gap) is applied by the caller, see live-state.ts `liveView`.
-   */
-  listInstruments(): InstrumentView[];
+  ingest(batch: IngestBatch, receivedAt: number): IngestResult;
+  /** Every known instrument with its last reading, by id. */
+  listInstruments(): StoredInstrument[];
   /** Readings with id > cursor, in insertion order, at most `limit`. */
   readingsAfter(cursor: number, limit: number): StoredReading[];
   /** A named forwarder cursor (0 when never set). */
