@@ -175,7 +175,14 @@ describe('docs/config.md: defaults are the ones in the code', () => {
       influx_database: 'influx.database',
       off_w: 'instruments[].off_w',
       active_w: 'instruments[].active_w',
+      hysteresis: 'instruments[].hysteresis',
+      min_dwell_s: 'instruments[].min_dwell_s',
       max_gap_s: 'max_gap_s',
+      merge_gap_s: 'instruments[].merge_gap_s',
+      warmup_max_s: 'instruments[].warmup_max_s',
+      post_max_s: 'instruments[].post_max_s',
+      timezone: 'timezone',
+      rated_hours: 'rated_hours',
       log_level: 'log_level',
     };
     for (const [name, value] of Object.entries(COLLECTOR_DEFAULTS)) {
@@ -184,6 +191,9 @@ describe('docs/config.md: defaults are the ones in the code', () => {
       expect(row, key).toBeDefined();
       expect(cellValue(row!.default), key).toBe(String(value));
     }
+    // Per-instrument overrides of top-level settings default to those settings.
+    expect(COLLECTOR_ROWS.get('instruments[].max_gap_s')!.default).toContain('`max_gap_s`');
+    expect(COLLECTOR_ROWS.get('instruments[].rated_hours')!.default).toContain('`rated_hours`');
   });
 });
 
