@@ -53,7 +53,8 @@ export function describeCollectorConfig(c: CollectorConfig): string {
     `store: ${c.storePath}`,
     `influx: ${c.influx ? `${c.influx.url} database ${c.influx.database}` : 'not configured (embedded store only)'}`,
     `agents: ${c.agents.length === 0 ? 'none (every ingest will be refused)' : c.agents.map((a) => a.id).join(', ')}`,
-    `instruments configured: ${c.instruments.length}`,
+    `instruments configured: ${c.instruments.length}${c.instruments.length > 0 ? ` (${c.instruments.map((i) => i.id).join(', ')})` : ''}`,
+    `time zone: ${c.timeZone}; rated hours per year: ${c.ratedHours} (default)`,
     `max_gap: ${c.maxGapMs / 1000} s`,
   ].join('\n');
 }

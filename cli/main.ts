@@ -18,24 +18,19 @@ export function buildProgram(): Command {
   program
     .name('jishi')
     .description(
-      'jishi (机时): measures how much shared research instruments are really used.\n' +
-        'Agents read power meters, smart plugs and instrument ports beside each instrument;\n' +
-        'the collector stores the readings and computes live state and hours.',
+      'jishi (机时): measures how much shared research instruments are really used. Agents read power meters, smart plugs and instrument ports beside each instrument; the collector stores the readings and computes live state and hours.',
     )
     .version(VERSION, '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
-      '\nStart here:\n  jishi demo              simulated instruments, agent and collector in one process\n' +
-        '  jishi <command> --help  every option of a command\n\nDocs: README.md, docs/config.md, docs/metric-schema.md',
+      '\nStart here:\n  jishi demo              simulated instruments, agent and collector in one process   jishi <command> --help  every option of a command\n\nDocs: README.md, docs/config.md, docs/metric-schema.md',
     );
 
   program
     .command('demo')
     .description(
-      'Run a self-contained demo: a simulated Modbus TCP gateway with four energy meters following\n' +
-        'realistic power traces, an agent polling them, and a collector on the embedded store.\n' +
-        'Prints the URL to open and a live table; Ctrl-C stops everything.',
+      'Run a self-contained demo: a simulated Modbus TCP gateway with four energy meters following realistic power traces, an agent polling them, and a collector on the embedded store. Prints the URL to open and a live table; Ctrl-C stops everything.',
     )
     .option('-p, --port <port>', 'HTTP port of the collector (0 picks a free port)', intOption('--port', 0, 65535), 8080)
     .option('--host <address>', 'address the collector listens on', '127.0.0.1')
@@ -90,8 +85,7 @@ export function buildProgram(): Command {
     program
       .command('recompute')
       .description(
-        'Rebuild states, sessions and daily rollups from the stored readings: after a threshold change, or\n' +
-          'when late data arrived. Idempotent. Run it with the collector stopped (it holds the data directory).',
+        'Rebuild states, sessions and daily rollups from the stored readings: after a threshold change, or when late data arrived. Idempotent. Run it with the collector stopped (it holds the data directory).',
       ),
   )
     .addOption(dayOption('--from <day>', 'first local day to rebuild, YYYY-MM-DD (default: from the first reading)'))
@@ -107,8 +101,7 @@ export function buildProgram(): Command {
     program
       .command('calibrate')
       .description(
-        'Propose off/standby/active thresholds for an instrument from the distribution of its observed power,\n' +
-          'with a text histogram showing why.',
+        'Propose off/standby/active thresholds for an instrument from the distribution of its observed power, with a text histogram showing why.',
       )
       .argument('<instrument>', 'instrument id'),
   )

@@ -14,6 +14,7 @@ import {
   type CollectorConfigFile,
 } from './config-schema.ts';
 import { DEFAULT_ENGINE_PARAMS, resolveParams } from './engine/params.ts';
+import { isValidDay } from './engine/calendar.ts';
 import { isValidTimeZone } from './engine/time-zone.ts';
 import type { EngineParams } from './engine/types.ts';
 
@@ -188,6 +189,12 @@ function checkInstrumentEngine(entry: Record<string, unknown>, i: number, issues
       }
     });
   }
+  for (const key of ['commissioned', 'retired'] as const) {
+    const day = entry[key];
+    if (typeof day === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(day) && !isValidDay(day)) {
+      issues.push({ path: `/instruments/${i}/${key}`, instrument, value: day, message: 'is not a calendar date' });
+    }
+  }
   if (typeof entry.commissioned === 'string' && typeof entry.retired === 'string' && entry.retired < entry.commissioned) {
     issues.push({ path: `/instruments/${i}/retired`, instrument, value: entry.retired, message: `is before commissioned (${entry.commissioned})` });
   }
@@ -203,13 +210,13 @@ function checkSemantics(root: unknown, issues: ConfigIssue[]): void {
       if (!isRecord(entry)) return;
       const off = typeof entry.off_w === 'number' ? entry.off_w : COLLECTOR_DEFAULTS.off_w;
       const active = typeof entry.active_w === 'number' ? entry.active_w : COLLECTOR_DEFAULTS.active_w;
-      if (off > active) {
+      if (off >= active) {
         const which = typeof entry.active_w === 'number' ? 'active_w' : 'off_w';
         issues.push({
           path: `/instruments/${i}/${which}`,
           instrument: typeof entry.id === 'string' && entry.id !== '' ? entry.id : `#${i + 1}`,
           value: entry[which],
-          message: `off_w (${off}${typeof entry.off_w === 'number' ? '' : ', the default'}) must not exceed active_w (${active}${typeof entry.active_w === 'number' ? '' : ', the default'})`,
+          message: `off_w (${off}${typeof entry.off_w === 'number' ? '' : ', the default'}) must be below active_w (${active}${typeof entry.active_w === 'number' ? '' : ', the default'})`,
         });
       }
       checkInstrumentEngine(entry, i, issues);

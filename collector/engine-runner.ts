@@ -103,8 +103,16 @@ export class EngineRunner {
     const store = this.#o.store;
     const fromDay = fromTs === null ? null : localDay(fromTs, this.timeZone);
     const cp = fromDay === null ? undefined : store.dayCheckpointAtOrBefore(instrumentId, fromDay);
+    let engine: InstrumentEngine;
+    try {
+      // Built before anything is deleted: a checkpoint taken with other parameters cannot be continued.
+      engine = new InstrumentEngine(this.#o.params(instrumentId), cp?.checkpoint as EngineCheckpoint | undefined);
+    } catch (err) {
+      if (!(err instanceof CheckpointMismatchError) || cp === undefined) throw err;
+      this.#o.logger.info({ instrument_id: instrumentId, reason: err.message }, 'engine parameters changed: rebuilding from the first reading');
+      return this.recompute(instrumentId, null, onProgress);
+    }
     store.rewind(instrumentId, cp?.lastTs ?? null, cp?.day);
-    const engine = new InstrumentEngine(this.#o.params(instrumentId), cp?.checkpoint as EngineCheckpoint | undefined);
     const loaded: Loaded = { engine, day: cp?.lastTs == null ? null : localDay(cp.lastTs, this.timeZone) };
     this.#loaded.set(instrumentId, loaded);
     let chunk: EngineSample[] = [];
@@ -152,13 +160,18 @@ export class EngineRunner {
     const stable = loaded?.engine.stableUntil ?? null;
     // Days that ended before the engine's stable boundary have final rollups in the table; the rest are computed.
     const liveFromDay = stable === null ? fromDay : maxDay(fromDay, localDay(stable, this.timeZone));
-    const stored = store.rollups([instrumentId], fromDay, toDay).filter((r) => r.day < liveFromDay);
+    const end = Math.min(dayStart(addDays(toDay, 1), this.timeZone), now);
     const from = dayStart(liveFromDay, this.timeZone);
-    const to = Math.min(dayStart(addDays(toDay, 1), this.timeZone), now);
-    if (to <= from) return stored.map(stripInstrument);
-    const { intervals, sessions } = this.timeline(instrumentId, from, to);
-    const computed = dailyRollups(intervals, sessions, { timeZone: this.timeZone, from, to });
-    return [...stored.map(stripInstrument), ...computed];
+    // Final days: the stored rollups; a final day without one had no data at all, so it is wholly unknown.
+    const storedByDay = new Map(store.rollups([instrumentId], fromDay, toDay).map((r) => [r.day, stripInstrument(r)]));
+    const finalEnd = Math.min(from, end);
+    const start = dayStart(fromDay, this.timeZone);
+    const final = finalEnd > start
+      ? dailyRollups([], [], { timeZone: this.timeZone, from: start, to: finalEnd }).map((empty) => storedByDay.get(empty.day) ?? empty)
+      : [];
+    if (end <= from) return final;
+    const { intervals, sessions } = this.timeline(instrumentId, from, end);
+    return [...final, ...dailyRollups(intervals, sessions, { timeZone: this.timeZone, from, to: end })];
   }
 
   /** Sessions overlapping [from, to) of the given instruments (all when undefined), final and provisional. */

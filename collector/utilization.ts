@@ -67,8 +67,9 @@ function inService(day: string, s: InstrumentService): boolean {
 }
 
 /**
- * Groups one instrument's daily rollups into period rows over [fromDay, toDay] (inclusive). Days after `today`
- * have not started and are left out of every figure; today counts as far as its rollup goes.
+ * Groups one instrument's daily rollups into period rows over [fromDay, toDay] (inclusive). Only days in service
+ * count (commissioned <= day <= retired); days after `today` have not started and are left out of every
+ * figure; today counts as far as its rollup goes.
  */
 export function periodRows(
   rollups: readonly DailyRollup[],
@@ -85,8 +86,9 @@ export function periodRows(
     p.to = day;
     if (day > lastDay) continue;
     const r = byDay.get(day);
-    if (r !== undefined) p.days.push(r);
     if (inService(day, service)) {
+      // Days out of service (before commissioning, after retirement) count in no figure.
+      if (r !== undefined) p.days.push(r);
       // A day with no rollup at all is a day with no data: unknown for its whole (elapsed) length.
       p.inServiceS += r?.period_s ?? 86_400;
       if (r !== undefined) p.knownS += r.period_s - r.unknown_s;

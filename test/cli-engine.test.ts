@@ -71,6 +71,23 @@ describe('jishi recompute', () => {
     expect(read()).toEqual(once);
   });
 
+  it('rebuilds from the first reading when the thresholds changed, even with --from', async () => {
+    // With active at 500 W the ~450 W run is standby: no active time, no session.
+    const stricter = join(dir, 'stricter.yaml');
+    await writeFile(stricter, `data_dir: .\ninstruments:\n  - { id: FCM-1, off_w: 20, active_w: 500 }\n`);
+    const r = jishi(['recompute', '--config', stricter, '--from', '2025-03-10']);
+    expect(r.code, r.stderr).toBe(0);
+    const store = openSqliteStore(join(dir, 'jishi.sqlite'));
+    try {
+      expect(store.engine.intervals('FCM-1', 0, Number.MAX_SAFE_INTEGER).map((i) => i.state)).toEqual(['off', 'standby']);
+      expect(store.engine.sessions(['FCM-1'], 0, Number.MAX_SAFE_INTEGER)).toEqual([]);
+    } finally {
+      store.close();
+    }
+    // And back: the original thresholds give the original result again.
+    expect(jishi(['recompute', '--config', join(dir, 'collector.yaml'), '--from', '2025-03-10']).code).toBe(0);
+  });
+
   it('refuses to run while a live process holds the data directory, and names unknown instruments', async () => {
     await writeFile(join(dir, LOCK_FILE), `${process.pid}\n`);
     try {

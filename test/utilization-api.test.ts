@@ -117,6 +117,24 @@ describe('utilization API', () => {
     ]);
   });
 
+  it('never shows an open session ending after now', async () => {
+    // SEQ-1 runs from 11:00 on 2 July; at 12:00 (now) its session is still open.
+    const samples: Sample[] = [];
+    for (let t = sh(2, 11); t <= sh(2, 11, 59); t += 60_000) samples.push({ instrument_id: 'SEQ-1', ts: t, readings: { power_w: 450 } });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/v1/ingest',
+      headers: { authorization: `Bearer ${TOKEN}` },
+      payload: { wire_version: WIRE_VERSION, agent_id: 'lab-pc-1', batch_id: 'seq', seq: 999, sent_at: clock.now(), samples },
+    });
+    expect(res.statusCode).toBe(200);
+    const sessions = (await app.inject({ url: '/api/v1/sessions?from=2025-07-02&to=2025-07-02&instrument=SEQ-1' })).json().sessions;
+    expect(sessions).toHaveLength(1);
+    expect(sessions[0].start).toBe(sh(2, 11));
+    expect(sessions[0].end).toBe(clock.now());
+    expect(sessions[0].active_s).toBe(3600);
+  });
+
   it('answers bad queries with stable error codes', async () => {
     const bad = async (url: string) => {
       const res = await app.inject({ url });
@@ -127,5 +145,6 @@ describe('utilization API', () => {
     expect(await bad('/api/v1/utilization?from=2025-07-02&to=2025-07-01')).toEqual([400, 'JISHI_ERR_VALIDATION']);
     expect(await bad('/api/v1/utilization?instrument=NOPE')).toEqual([404, 'JISHI_ERR_NOT_FOUND']);
     expect(await bad('/api/v1/sessions?colour=red')).toEqual([400, 'JISHI_ERR_VALIDATION']);
+    expect(await bad('/api/v1/utilization?from=2025-02-30')).toEqual([400, 'JISHI_ERR_VALIDATION']);
   });
 });

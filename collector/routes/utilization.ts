@@ -10,7 +10,7 @@ import { API_PREFIX, IdPattern } from '../../common/wire.ts';
 import type { CollectorApp } from '../app.ts';
 import { DAY_PATTERN } from '../config-schema.ts';
 import type { EngineRunner } from '../engine-runner.ts';
-import { createCalendar, type WorkCalendar } from '../engine/calendar.ts';
+import { createCalendar, isValidDay, type WorkCalendar } from '../engine/calendar.ts';
 import { addDays, dayStart, localDay } from '../engine/time-zone.ts';
 import { GROUPS, periodRows, type Group, type InstrumentService } from '../utilization.ts';
 
@@ -120,6 +120,9 @@ export function registerUtilizationRoutes(app: CollectorApp, options: Utilizatio
     const today = localDay(now, tz);
     const fromDay = q.from ?? `${today.slice(0, 4)}-01-01`;
     const toDay = q.to ?? today;
+    for (const [name, day] of [['from', fromDay], ['to', toDay]] as const) {
+      if (!isValidDay(day)) throw new JishiError('JISHI_ERR_VALIDATION', `querystring/${name} ${JSON.stringify(day)} is not a calendar date`);
+    }
     if (toDay < fromDay) throw new JishiError('JISHI_ERR_VALIDATION', `querystring/to (${toDay}) is before querystring/from (${fromDay})`);
     if (dayStart(toDay, tz) - dayStart(fromDay, tz) > MAX_QUERY_DAYS * 86_400_000) {
       throw new JishiError('JISHI_ERR_VALIDATION', `the range ${fromDay}..${toDay} is longer than ${MAX_QUERY_DAYS} days`);
@@ -161,9 +164,10 @@ export function registerUtilizationRoutes(app: CollectorApp, options: Utilizatio
   });
 
   app.get(SESSIONS_PATH, { schema: { querystring: SessionsQuery, response: { 200: SessionsResponse } } }, async (request) => {
-    const { fromDay, toDay, ids } = resolveRange(request.query);
+    const { now, fromDay, toDay, ids } = resolveRange(request.query);
     const from = dayStart(fromDay, tz);
-    const to = dayStart(addDays(toDay, 1), tz);
+    // Open sessions end at their last evidence, never after now.
+    const to = Math.min(dayStart(addDays(toDay, 1), tz), now);
     return {
       time_zone: tz,
       from: fromDay,
