@@ -10,6 +10,7 @@ import { silentLogger, type Logger } from '../common/log.ts';
 import { installErrorHandlers } from './http/errors.ts';
 import { registerHealthRoute } from './routes/health.ts';
 import { registerIngestRoute, type IngestEvent } from './routes/ingest.ts';
+import { registerAgentsRoute } from './routes/agents.ts';
 import { registerInstrumentsRoute } from './routes/instruments.ts';
 import { registerUtilizationRoutes, type UtilizationRouteOptions } from './routes/utilization.ts';
 import { DEFAULT_RATED_HOURS_PER_YEAR } from './engine/rated.ts';
@@ -27,6 +28,9 @@ declare module 'fastify' {
     store: Store;
   }
 }
+
+/** Default threshold beyond which an agent's sample times are corrected by its measured clock offset. */
+export const DEFAULT_CLOCK_SKEW_THRESHOLD_MS = 2000;
 
 /** Largest request body accepted (4 MiB): a full batch of 5000 samples with all known fields fits. */
 export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
@@ -49,6 +53,8 @@ export interface BuildAppOptions {
   registry?: UtilizationRouteOptions['instruments'];
   /** Rated hours per year of instruments without their own (default 1400). */
   defaultRatedHours?: number;
+  /** Agent clocks further off than this (ms) get their sample times corrected (default 2000). */
+  clockSkewThresholdMs?: number;
   /** Called after every stored ingest (also duplicates), synchronously; a throw is logged, never answered. */
   onIngest?: (event: IngestEvent) => void;
 }
@@ -72,7 +78,13 @@ export function buildApp(options: BuildAppOptions): CollectorApp {
   installErrorHandlers(app);
 
   registerHealthRoute(app, clock);
-  registerIngestRoute(app, { clock, engine, ...(options.onIngest ? { onIngest: options.onIngest } : {}) });
+  registerIngestRoute(app, {
+    clock,
+    engine,
+    clockSkewThresholdMs: options.clockSkewThresholdMs ?? DEFAULT_CLOCK_SKEW_THRESHOLD_MS,
+    ...(options.onIngest ? { onIngest: options.onIngest } : {}),
+  });
+  registerAgentsRoute(app, { clock });
   registerInstrumentsRoute(app, { clock, engine, instruments: registry });
   registerUtilizationRoutes(app, {
     clock,

@@ -26,6 +26,7 @@
  * max_gap_s: 900           # no sample for longer and the state is unknown (default 900)
  * timezone: Asia/Shanghai  # days, months and years are counted in this zone (default Asia/Shanghai)
  * rated_hours: 1400        # default rated hours per instrument and year (default 1400)
+ * clock_skew_threshold_s: 2  # agent clocks further off get their sample times corrected (default 2)
  * log_level: info          # fatal, error, warn, info, debug, trace, silent (default info)
  * ```
  */
@@ -53,6 +54,7 @@ export const COLLECTOR_DEFAULTS = {
   post_max_s: DEFAULT_ENGINE_PARAMS.post_max_s,
   timezone: DEFAULT_TIME_ZONE,
   rated_hours: 1400,
+  clock_skew_threshold_s: 2,
   log_level: 'info',
 } as const;
 
@@ -133,6 +135,9 @@ export const CollectorConfigSchema = Type.Object(
     max_gap_s: Type.Optional(Type.Number({ minimum: 1, maximum: 86_400, description: 'Seconds without a sample before the state is unknown' })),
     timezone: Type.Optional(Type.String({ minLength: 1, description: 'IANA time zone of the lab (default Asia/Shanghai)' })),
     rated_hours: Type.Optional(Type.Number({ minimum: 0, maximum: 8784, description: 'Default rated hours per instrument and year' })),
+    clock_skew_threshold_s: Type.Optional(
+      Type.Number({ minimum: 0.1, maximum: 86_400, description: 'Agent clocks further off than this get their sample times corrected' }),
+    ),
     log_level: Type.Optional(Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)))),
   },
   { additionalProperties: false },

@@ -54,6 +54,8 @@ export interface CollectorConfig {
   timeZone: string;
   /** Rated hours per year of instruments without their own. */
   ratedHours: number;
+  /** Agent clocks further off than this (ms) get their sample times corrected. */
+  clockSkewThresholdMs: number;
   maxGapMs: number;
   logLevel: CollectorLogLevel;
 }
@@ -125,6 +127,7 @@ function resolveConfig(file: CollectorConfigFile, source: string, baseDir: strin
     defaultParams: resolveParams({ max_gap_s: maxGapS }),
     timeZone: file.timezone ?? COLLECTOR_DEFAULTS.timezone,
     ratedHours,
+    clockSkewThresholdMs: Math.round((file.clock_skew_threshold_s ?? COLLECTOR_DEFAULTS.clock_skew_threshold_s) * 1000),
     maxGapMs: Math.round(maxGapS * 1000),
     logLevel: file.log_level ?? COLLECTOR_DEFAULTS.log_level,
   };

@@ -81,6 +81,7 @@ export async function startCollector(config: CollectorConfig, options: StartColl
     app = buildApp({
       engine,
       registry: config.instruments,
+      clockSkewThresholdMs: config.clockSkewThresholdMs,
       defaultRatedHours: config.ratedHours,
       store,
       ownsStore: true,

@@ -46,6 +46,8 @@ describe('collector API', () => {
       clock,
       engine,
       bodyLimit: 64 * 1024,
+      // These batches are all "sent" at T0 while the clock moves on: no clock correction here (see 'agent clocks').
+      clockSkewThresholdMs: 86_400_000,
       registry: [
         { id: 'MS-1', name: 'Orbitrap mass spectrometer' },
         { id: 'CONF-9', name: 'Confocal (not yet wired)' },
@@ -241,5 +243,42 @@ describe('collector API', () => {
     expect(events[1]!.changes).toEqual([]);
     expect(await view('MS-1')).toMatchObject({ state: 'active', state_since: T0 + 500, last_seen: T0 + 500 });
     expect(store.readingsAfter(0, 10)).toHaveLength(2);
+  });
+});
+
+describe('agent clocks', () => {
+  it('corrects sample times of an agent whose clock is off beyond the threshold, and records the skew', async () => {
+    const store = openSqliteStore(':memory:');
+    store.upsertAgent('lab-pc-1', sha256Hex(TOKEN));
+    store.upsertAgent('lab-pc-2', sha256Hex(OTHER_TOKEN));
+    const clock = new ManualClock(T0);
+    const engine = new EngineRunner({ store: store.engine, params: () => OTHER_PARAMS, timeZone: DEFAULT_TIME_ZONE, clock, logger: silentLogger() });
+    const app = buildApp({ store, clock, engine, clockSkewThresholdMs: 2000 });
+    try {
+      // lab-pc-1 runs 10 min slow: its readings at "T0 - 10 min" really happened at T0 - 1 s.
+      const slow = T0 - 600_000;
+      let res = await app.inject({ method: 'POST', url: INGEST_PATH, headers: auth(), payload: batch('slow', [s('FCM-1', slow - 1000, 500)], { sentAt: slow }) });
+      expect(res.statusCode).toBe(200);
+      // lab-pc-2 is 300 ms off (network delay): within the threshold, nothing is moved.
+      res = await app.inject({
+        method: 'POST',
+        url: INGEST_PATH,
+        headers: auth(OTHER_TOKEN),
+        payload: batch('ok', [s('SEQ-1', T0 - 1300, 500)], { agentId: 'lab-pc-2', sentAt: T0 - 300 }),
+      });
+      expect(res.statusCode).toBe(200);
+      const stored = store.readingsAfter(0, 10);
+      expect(stored.map((r) => [r.instrument_id, r.ts])).toEqual([['FCM-1', T0 - 1000], ['SEQ-1', T0 - 1300]]);
+
+      clock.advance(5000);
+      const agents = (await app.inject({ url: '/api/v1/agents' })).json();
+      expect(agents.agents).toEqual([
+        { id: 'lab-pc-1', last_batch_at: T0, silent_s: 5, batches: 1, clock_skew_ms: 600_000, clock_offset_ms: 600_000 },
+        { id: 'lab-pc-2', last_batch_at: T0, silent_s: 5, batches: 1, clock_skew_ms: 300, clock_offset_ms: 0 },
+      ]);
+    } finally {
+      await app.close();
+      store.close();
+    }
   });
 });

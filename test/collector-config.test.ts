@@ -24,6 +24,7 @@ describe('collector config', () => {
       defaultParams: DEFAULT_ENGINE_PARAMS,
       timeZone: 'Asia/Shanghai',
       ratedHours: 1400,
+      clockSkewThresholdMs: 2000,
       maxGapMs: 900_000,
       logLevel: 'info',
     });
@@ -45,6 +46,7 @@ describe('collector config', () => {
         'max_gap_s: 300',
         'timezone: Europe/Berlin',
         'rated_hours: 1200',
+        'clock_skew_threshold_s: 30',
         'log_level: debug',
       ].join('\n'),
     );
@@ -77,6 +79,7 @@ describe('collector config', () => {
       defaultParams: { ...DEFAULT_ENGINE_PARAMS, max_gap_s: 300 },
       timeZone: 'Europe/Berlin',
       ratedHours: 1200,
+      clockSkewThresholdMs: 30_000,
       maxGapMs: 300_000,
       logLevel: 'debug',
     });

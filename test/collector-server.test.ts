@@ -28,7 +28,8 @@ async function post(c: RunningCollector, batchId: string, ts: number) {
       agent_id: 'lab-pc-1',
       batch_id: batchId,
       seq: 1,
-      sent_at: ts,
+      // Old readings delivered now by an agent whose clock is right: no clock correction.
+      sent_at: Date.now(),
       samples: [{ instrument_id: 'FCM-1', ts, readings: { power_w: 450 } }],
     }),
   });

@@ -184,6 +184,7 @@ describe('docs/config.md: defaults are the ones in the code', () => {
       timezone: 'timezone',
       rated_hours: 'rated_hours',
       log_level: 'log_level',
+      clock_skew_threshold_s: 'clock_skew_threshold_s',
     };
     for (const [name, value] of Object.entries(COLLECTOR_DEFAULTS)) {
       const key = docKey[name as keyof typeof COLLECTOR_DEFAULTS];

@@ -32,8 +32,10 @@ declare module 'fastify' {
 
 export function registerIngestRoute(
   app: CollectorApp,
-  options: { clock: Clock; engine: EngineRunner; onIngest?: (event: IngestEvent) => void },
+  options: { clock: Clock; engine: EngineRunner; clockSkewThresholdMs: number; onIngest?: (event: IngestEvent) => void },
 ): void {
+  /** Agents whose latest batch was corrected, to log only when that changes. */
+  const correcting = new Map<string, boolean>();
   if (!app.hasRequestDecorator('agentId')) app.decorateRequest('agentId', undefined);
 
   async function authenticate(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
@@ -56,9 +58,18 @@ export function registerIngestRoute(
         );
       }
       const receivedAt = options.clock.now();
-      const result = app.store.ingest(batch, receivedAt);
+      // Lab PCs often have wrong clocks: beyond the threshold, sample times move by the measured offset.
+      const skew = receivedAt - batch.sent_at;
+      const offset = Math.abs(skew) > options.clockSkewThresholdMs ? skew : 0;
+      const corrected = offset === 0 ? batch : { ...batch, samples: batch.samples.map((s) => ({ ...s, ts: Math.max(0, s.ts + offset) })) };
+      const result = app.store.ingest(corrected, receivedAt, { clockOffsetMs: offset });
+      if ((offset !== 0) !== (correcting.get(batch.agent_id) ?? false)) {
+        correcting.set(batch.agent_id, offset !== 0);
+        if (offset !== 0) request.log.warn({ agent_id: batch.agent_id, clock_skew_ms: skew }, 'agent clock is off: correcting its sample times');
+        else request.log.info({ agent_id: batch.agent_id, clock_skew_ms: skew }, 'agent clock is within the threshold again');
+      }
       // The utilization engine runs after the commit: its failures never lose the batch (recompute rebuilds).
-      const changes = result.duplicate ? [] : options.engine.ingest(batch.samples);
+      const changes = result.duplicate ? [] : options.engine.ingest(corrected.samples);
       request.log.debug(
         { agent_id: batch.agent_id, batch_id: batch.batch_id, accepted: result.accepted, duplicate: result.duplicate },
         'batch stored',

@@ -142,7 +142,13 @@ ALTER TABLE instruments DROP COLUMN state;
 ALTER TABLE instruments DROP COLUMN state_since;
 `;
 
-export const MIGRATIONS: readonly string[] = [V1, V2, V3];
+/** v4: the clock correction applied to each batch (collector clock - agent clock when above the threshold). */
+const V4 = `
+ALTER TABLE batches ADD COLUMN clock_offset_ms INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX batches_agent_received ON batches (agent_id, received_at);
+`;
+
+export const MIGRATIONS: readonly string[] = [V1, V2, V3, V4];
 
 /** Brings the database to the newest schema; refuses a file written by a newer jishi. */
 export function migrate(db: Database.Database): void {

@@ -12,7 +12,7 @@ import { JishiError } from '../../common/errors.ts';
 import type { IngestBatch, Readings, Sample } from '../../common/wire.ts';
 import { migrate, READING_COLUMNS } from './migrations.ts';
 import { createSqliteEngineStore } from './sqlite-engine-store.ts';
-import type { IngestResult, Store, StoredInstrument, StoredReading } from './store.ts';
+import type { AgentView, IngestResult, Store, StoredInstrument, StoredReading } from './store.ts';
 
 export interface SqliteStoreOptions {
   /** `NORMAL` (default) or `FULL`; see the module comment. */
@@ -115,8 +115,17 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     deleteAgent: db.prepare('DELETE FROM agents WHERE id = ?'),
     agentForToken: db.prepare('SELECT id FROM agents WHERE token_sha256 = ?').pluck(),
     insertBatch: db.prepare(
-      `INSERT INTO batches (agent_id, batch_id, seq, sent_at, received_at, samples) VALUES (?, ?, ?, ?, ?, ?)
+      `INSERT INTO batches (agent_id, batch_id, seq, sent_at, received_at, samples, clock_offset_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT DO NOTHING`,
+    ),
+    listAgents: db.prepare(
+      `SELECT a.id,
+         (SELECT count(*) FROM batches b WHERE b.agent_id = a.id) AS batches,
+         l.received_at AS last_batch_at, l.received_at - l.sent_at AS clock_skew_ms, l.clock_offset_ms
+       FROM agents a
+       LEFT JOIN batches l ON l.agent_id = a.id AND l.batch_id = (
+         SELECT batch_id FROM batches b WHERE b.agent_id = a.id ORDER BY b.received_at DESC, b.seq DESC LIMIT 1)
+       ORDER BY a.id`,
     ),
     insertReading: db.prepare(
       `INSERT INTO readings (instrument_id, agent_id, ts, ${READING_COLUMNS.join(', ')}, extra, status, error, received_at)
@@ -146,7 +155,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     ping: db.prepare('SELECT 1').pluck(),
   };
 
-  const ingestTx = db.transaction((batch: IngestBatch, receivedAt: number): IngestResult => {
+  const ingestTx = db.transaction((batch: IngestBatch, receivedAt: number, clockOffsetMs: number): IngestResult => {
     const inserted = st.insertBatch.run(
       batch.agent_id,
       batch.batch_id,
@@ -154,6 +163,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       batch.sent_at,
       receivedAt,
       batch.samples.length,
+      clockOffsetMs,
     );
     if (inserted.changes === 0) return { accepted: 0, duplicate: true };
 
@@ -216,7 +226,8 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     removeAgentsExcept: (agentIds) => guarded('removeAgentsExcept', () => removeAgentsTx(agentIds)),
     agentForTokenHash: (tokenSha256) =>
       guarded('agentForTokenHash', () => st.agentForToken.get(tokenSha256.toLowerCase()) as string | undefined),
-    ingest: (batch, receivedAt) => guarded('ingest', () => ingestTx(batch, receivedAt)),
+    ingest: (batch, receivedAt, options) => guarded('ingest', () => ingestTx(batch, receivedAt, options?.clockOffsetMs ?? 0)),
+    listAgents: () => guarded('listAgents', () => st.listAgents.all() as AgentView[]),
     listInstruments: () =>
       guarded('listInstruments', () =>
         (st.listInstruments.all() as (ReadingRow & Record<string, unknown>)[]).map((row): StoredInstrument => {

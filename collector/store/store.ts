@@ -34,6 +34,18 @@ export interface StoredReading {
   received_at: number;
 }
 
+/** An agent as the collector knows it from its batches. */
+export interface AgentView {
+  id: string;
+  /** Collector clock when its latest batch arrived. */
+  last_batch_at: number | null;
+  batches: number;
+  /** Collector clock minus agent clock at its latest batch (ms, network delay included). */
+  clock_skew_ms: number | null;
+  /** The correction added to that batch's sample times (0 when the skew was under the threshold). */
+  clock_offset_ms: number | null;
+}
+
 export interface Store {
   /** The utilization engine's tables (intervals, sessions, rollups, checkpoints). */
   readonly engine: EngineStore;
@@ -49,7 +61,9 @@ export interface Store {
    * Derived state (states, sessions, rollups) is the utilization engine's, fed by the caller after the commit.
    * Throws JishiError('JISHI_ERR_STORE_UNAVAILABLE') when it cannot make the batch durable.
    */
-  ingest(batch: IngestBatch, receivedAt: number): IngestResult;
+  ingest(batch: IngestBatch, receivedAt: number, options?: { clockOffsetMs?: number }): IngestResult;
+  /** Every registered agent with what its latest batch says about it (null before its first batch). */
+  listAgents(): AgentView[];
   /** Every known instrument with its last reading, by id. */
   listInstruments(): StoredInstrument[];
   /** Readings with id > cursor, in insertion order, at most `limit`. */
