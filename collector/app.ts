@@ -8,6 +8,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { systemClock, type Clock } from '../common/clock.ts';
 import { silentLogger, type Logger } from '../common/log.ts';
 import { installErrorHandlers } from './http/errors.ts';
+import type { ForwarderStatus } from './influx/forwarder.ts';
 import { registerHealthRoute } from './routes/health.ts';
 import { registerIngestRoute, type IngestEvent } from './routes/ingest.ts';
 import { registerAgentsRoute } from './routes/agents.ts';
@@ -53,6 +54,8 @@ export interface BuildAppOptions {
   registry?: UtilizationRouteOptions['instruments'];
   /** Rated hours per year of instruments without their own (default 1400). */
   defaultRatedHours?: number;
+  /** Status of the InfluxDB forwarder, shown by /healthz (absent: no forwarding). */
+  forwarderStatus?: () => ForwarderStatus;
   /** Agent clocks further off than this (ms) get their sample times corrected (default 2000). */
   clockSkewThresholdMs?: number;
   /** Called after every stored ingest (also duplicates), synchronously; a throw is logged, never answered. */
@@ -77,7 +80,7 @@ export function buildApp(options: BuildAppOptions): CollectorApp {
   if (options.ownsStore === true) app.addHook('onClose', async () => options.store.close());
   installErrorHandlers(app);
 
-  registerHealthRoute(app, clock);
+  registerHealthRoute(app, clock, options.forwarderStatus);
   registerIngestRoute(app, {
     clock,
     engine,

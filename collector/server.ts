@@ -82,6 +82,7 @@ export async function startCollector(config: CollectorConfig, options: StartColl
       engine,
       registry: config.instruments,
       clockSkewThresholdMs: config.clockSkewThresholdMs,
+      ...(fwd ? { forwarderStatus: () => fwd.status() } : {}),
       defaultRatedHours: config.ratedHours,
       store,
       ownsStore: true,

@@ -71,6 +71,8 @@ describe('startCollector', () => {
         const deadline = Date.now() + 10_000;
         while (c.forwarder!.status().forwarded < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         expect(c.forwarder!.status()).toMatchObject({ forwarded: 1, pending: 0 });
+        const health = (await (await fetch(`${c.url}/healthz`)).json()) as { influx: unknown };
+        expect(health.influx).toMatchObject({ pending: 0, forwarded: 1, last_error: null });
         const res = await fetch(`${influxd.url}/query?db=jishi_server&epoch=ms&q=${encodeURIComponent('SELECT power_w FROM reading')}`);
         expect(((await res.json()) as { results: { series: { values: unknown[] }[] }[] }).results[0]!.series[0]!.values).toEqual([[T0, 450]]);
       } finally {
