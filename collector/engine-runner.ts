@@ -103,15 +103,9 @@ export class EngineRunner {
     const store = this.#o.store;
     const fromDay = fromTs === null ? null : localDay(fromTs, this.timeZone);
     const cp = fromDay === null ? undefined : store.dayCheckpointAtOrBefore(instrumentId, fromDay);
-    let engine: InstrumentEngine;
-    try {
-      // Built before anything is deleted: a checkpoint taken with other parameters cannot be continued.
-      engine = new InstrumentEngine(this.#o.params(instrumentId), cp?.checkpoint as EngineCheckpoint | undefined);
-    } catch (err) {
-      if (!(err instanceof CheckpointMismatchError) || cp === undefined) throw err;
-      this.#o.logger.info({ instrument_id: instrumentId, reason: err.message }, 'engine parameters changed: rebuilding from the first reading');
-      return this.recompute(instrumentId, null, onProgress);
-    }
+    // Built before anything is deleted: a checkpoint taken with other parameters cannot be continued.
+    const engine = this.#engineFrom(instrumentId, cp);
+    if (engine === undefined) return this.recompute(instrumentId, null, onProgress);
     store.rewind(instrumentId, cp?.lastTs ?? null, cp?.day);
     const loaded: Loaded = { engine, day: cp?.lastTs == null ? null : localDay(cp.lastTs, this.timeZone) };
     this.#loaded.set(instrumentId, loaded);
@@ -196,17 +190,26 @@ export class EngineRunner {
     return this.#load(instrumentId, state);
   }
 
+  /**
+   * An engine continuing from a stored checkpoint (a fresh one without); undefined when the checkpoint was taken
+   * with other parameters (thresholds changed): then everything must be derived again from the first reading.
+   */
+  #engineFrom(instrumentId: string, saved: StoredCheckpoint | undefined): InstrumentEngine | undefined {
+    try {
+      return new InstrumentEngine(this.#o.params(instrumentId), saved?.checkpoint as EngineCheckpoint | undefined);
+    } catch (err) {
+      if (!(err instanceof CheckpointMismatchError) || saved === undefined) throw err;
+      this.#o.logger.info({ instrument_id: instrumentId, reason: err.message }, 'engine parameters changed: rebuilding from the first reading');
+      return undefined;
+    }
+  }
+
   #load(instrumentId: string, state?: StoredCheckpoint): Loaded {
     const cached = this.#loaded.get(instrumentId);
     if (cached !== undefined) return cached;
     const saved = state ?? this.#o.store.loadState(instrumentId);
-    let engine: InstrumentEngine;
-    try {
-      engine = new InstrumentEngine(this.#o.params(instrumentId), saved?.checkpoint as EngineCheckpoint | undefined);
-    } catch (err) {
-      if (!(err instanceof CheckpointMismatchError) || saved === undefined) throw err;
-      // Thresholds or other parameters changed since the state was saved: everything is derived again.
-      this.#o.logger.info({ instrument_id: instrumentId, reason: err.message }, 'engine parameters changed: recomputing from the first reading');
+    const engine = this.#engineFrom(instrumentId, saved);
+    if (engine === undefined) {
       this.recompute(instrumentId, null);
       return this.#loaded.get(instrumentId)!;
     }
