@@ -1,16 +1,23 @@
 /**
  * The agent: one sampler per instrument feeding one outbox, one uplink sending it to the collector.
  * Everything is per instance (no module state), so tests and the demo can run several agents in one process.
+ *
+ * The outbox is the durable SqliteOutbox in config.stateDir unless the caller passes one. A sample is in the
+ * outbox (committed to the file) before any listener sees it; a sample the outbox cannot take (disk full, I/O
+ * error) is counted as lost and logged.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { basename } from 'node:path';
 import { systemClock, type Clock } from '../common/clock.ts';
 import { silentLogger, type Logger } from '../common/log.ts';
 import type { Sample } from '../common/wire.ts';
 import type { AgentConfig } from './config.ts';
 import type { PolledDriver } from './drivers/driver.ts';
 import { createDriver as defaultCreateDriver } from './drivers/index.ts';
-import { MemoryOutbox, type Outbox } from './outbox.ts';
+import type { Outbox, OutboxStats } from './outbox.ts';
 import { Sampler, type SamplerStatus } from './sampler.ts';
+import { outboxFile, SqliteOutbox } from './sqlite-outbox.ts';
 import { Uplink, type UplinkOptions, type UplinkStatus } from './uplink.ts';
 
 export interface AgentOptions {
@@ -20,7 +27,10 @@ export interface AgentOptions {
   logger?: Logger;
   /** Default the global fetch. */
   fetch?: typeof fetch;
-  /** Default a MemoryOutbox bounded by config.maxQueueSamples. */
+  /**
+   * Default the durable SqliteOutbox in config.stateDir (opened here, closed by stop()). An outbox passed here
+   * (e.g. a MemoryOutbox in tests) belongs to the caller: stop() does not close it.
+   */
   outbox?: Outbox;
   /** Default ./drivers/index.ts createDriver; tests may substitute drivers. */
   createDriver?: typeof defaultCreateDriver;
@@ -36,6 +46,10 @@ export interface AgentStatus {
   startedAt: number;
   instruments: SamplerStatus[];
   uplink: UplinkStatus;
+  /** The outbox's own view: depth, oldest queued sample, dropped count, bytes. */
+  outbox: OutboxStats;
+  /** Samples read but not stored because the outbox failed (disk full, I/O error); logged. */
+  lostSamples: number;
 }
 
 export interface RunningAgent {
@@ -46,7 +60,10 @@ export interface RunningAgent {
   status(): AgentStatus;
   /** Also hands every sample to `listener` (e.g. the demo's console). A throwing listener is logged by name. Returns an unsubscribe function. */
   onSample(listener: (sample: Sample) => void, name?: string): () => void;
-  /** Stops the samplers, sends what is queued for up to stopFlushMs, closes the drivers. Idempotent. */
+  /**
+   * Stops the samplers, sends what is queued for up to stopFlushMs, closes the drivers and the outbox it opened
+   * (what was not sent stays in the file for the next start). Idempotent.
+   */
   stop(): Promise<void>;
 }
 
@@ -56,9 +73,8 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
   const logger = (options.logger ?? silentLogger()).child({ agent: config.agentId });
   const bootId = randomUUID().slice(0, 8);
   const startedAt = clock.now();
-  const outbox =
-    options.outbox ??
-    new MemoryOutbox({ agentId: config.agentId, bootId, firstSeq: startedAt, maxSamples: config.maxQueueSamples, logger });
+  let owned: SqliteOutbox | undefined;
+  const outbox: Outbox = options.outbox ?? (owned = openOutbox(config, bootId, clock, logger));
   const uplink = new Uplink({
     agentId: config.agentId,
     collectorUrl: config.collector.url,
@@ -73,8 +89,19 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
   });
 
   const listeners = new Map<(sample: Sample) => void, string>();
+  let lostSamples = 0;
+  let lostStreak = 0;
   const sink = (sample: Sample): void => {
-    outbox.append([sample]);
+    try {
+      outbox.append([sample]);
+      if (lostStreak > 0) logger.info({ lostSamples: lostStreak }, `the outbox takes samples again after ${lostStreak} were lost`);
+      lostStreak = 0;
+    } catch (err) {
+      lostSamples++;
+      if (lostStreak++ === 0) {
+        logger.error({ err, instrument: sample.instrument_id }, `cannot store samples in the outbox, they are lost until it works again: ${(err as Error).message}`);
+      }
+    }
     for (const [listener, name] of listeners) {
       try {
         listener(sample);
@@ -87,10 +114,15 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
   const create = options.createDriver ?? defaultCreateDriver;
   const drivers: PolledDriver[] = [];
   const samplers: Sampler[] = [];
-  for (const instrument of config.instruments) {
-    const driver = create(instrument, { clock, logger: logger.child({ instrument: instrument.id }) });
-    drivers.push(driver);
-    samplers.push(new Sampler({ instrumentId: instrument.id, driver, intervalMs: instrument.pollIntervalMs, clock, logger, sink }));
+  try {
+    for (const instrument of config.instruments) {
+      const driver = create(instrument, { clock, logger: logger.child({ instrument: instrument.id }) });
+      drivers.push(driver);
+      samplers.push(new Sampler({ instrumentId: instrument.id, driver, intervalMs: instrument.pollIntervalMs, clock, logger, sink }));
+    }
+  } catch (err) {
+    owned?.close();
+    throw err;
   }
   for (const s of samplers) s.start();
   uplink.start();
@@ -103,9 +135,15 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
   const stop = async (): Promise<void> => {
     await Promise.all(samplers.map((s) => s.stop()));
     await uplink.stop();
-    const [flushed] = await Promise.all([uplink.flush(options.stopFlushMs ?? 2000), ...drivers.map((d) => d.close())]);
+    const flush = uplink.flush(options.stopFlushMs ?? 2000).catch((err: unknown) => {
+      logger.error({ err }, 'sending the queued samples at stop failed');
+      return false;
+    });
+    const [flushed] = await Promise.all([flush, ...drivers.map((d) => d.close())]);
     const left = outbox.stats().depth;
+    owned?.close();
     if (flushed) logger.info('agent stopped; every sample was sent');
+    else if (owned) logger.warn({ unsentSamples: left, outbox: owned.path }, `agent stopped with ${left} unsent sample(s), kept in the outbox for the next start`);
     else logger.warn({ unsentSamples: left }, `agent stopped with ${left} unsent sample(s)`);
   };
 
@@ -118,6 +156,8 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
       startedAt,
       instruments: samplers.map((s) => s.status()),
       uplink: uplink.status(),
+      outbox: outbox.stats(),
+      lostSamples,
     }),
     onSample(listener, name = 'listener') {
       listeners.set(listener, name);
@@ -127,4 +167,33 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     },
     stop: () => (stopping ??= stop()),
   };
+}
+
+/** Opens the durable outbox of config.stateDir (creating the directory), and warns about other agents' outbox files there. */
+function openOutbox(config: AgentConfig, bootId: string, clock: Clock, logger: Logger): SqliteOutbox {
+  try {
+    mkdirSync(config.stateDir, { recursive: true });
+  } catch (err) {
+    throw new Error(`cannot create the state_dir ${config.stateDir}: ${(err as Error).message}`, { cause: err });
+  }
+  const path = outboxFile(config.stateDir, config.agentId);
+  const outbox = new SqliteOutbox({
+    path,
+    agentId: config.agentId,
+    bootId,
+    sync: config.outbox.sync,
+    syncIntervalMs: config.outbox.syncIntervalMs,
+    maxBytes: config.outbox.maxBytes,
+    ...(config.outbox.maxSamples === undefined ? {} : { maxSamples: config.outbox.maxSamples }),
+    clock,
+    logger,
+  });
+  const others = readdirSync(config.stateDir).filter((f) => /^outbox-.+\.sqlite$/.test(f) && f !== basename(path));
+  if (others.length > 0) {
+    logger.warn(
+      { stateDir: config.stateDir, files: others },
+      `state_dir holds outbox files of other agent ids (${others.join(', ')}); readings queued there are not sent by agent ${config.agentId}`,
+    );
+  }
+  return outbox;
 }

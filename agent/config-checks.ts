@@ -2,20 +2,22 @@
  * The checks the schema cannot express: collector URL and token (token_file is read here), profiles from
  * the catalog, transport URLs, transports the profile supports and this version has a driver for, unique ids.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { checkBaseUrl, isRecord } from '../common/config-issues.ts';
 import type { ConfigIssue } from '../common/errors.ts';
 import { parseTransportUrl, TRANSPORT_KINDS, type Transport, type TransportKind } from '../common/transport-url.ts';
 import { getProfile, profileIds } from '../devices/catalog.ts';
 import type { DeviceProfile } from '../devices/profile.ts';
-import { CONFIG_LIMITS } from './config-schema.ts';
+import { AGENT_DEFAULTS, CONFIG_LIMITS } from './config-schema.ts';
 import { SUPPORTED_TRANSPORTS, hasDriver } from './drivers/index.ts';
 
 /** What the semantic pass found out, used to build the resolved config. */
 export interface Resolved {
   token: string;
   collectorUrl: string;
+  /** state_dir, absolute. */
+  stateDir: string;
   instruments: Array<{ profile: DeviceProfile; transport: Transport }>;
 }
 
@@ -91,10 +93,24 @@ function checkInstrument(
   return profile ? { profile, transport: parsed.transport } : undefined;
 }
 
+/** Resolves state_dir against baseDir; an existing path must be a directory (it is created at start when missing). */
+function checkStateDir(value: unknown, baseDir: string, issues: ConfigIssue[]): string | undefined {
+  if (value !== undefined && (typeof value !== 'string' || value === '')) return undefined; // the schema reports it
+  const dir = resolve(baseDir, value ?? AGENT_DEFAULTS.state_dir);
+  try {
+    if (!statSync(dir).isDirectory()) issues.push({ path: '/state_dir', value: dir, message: 'exists and is not a directory' });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') issues.push({ path: '/state_dir', value: dir, message: `cannot use the directory: ${code ?? (err as Error).message}` });
+  }
+  return dir;
+}
+
 /** Checks what the schema cannot; returns the resolved parts when everything checked is valid. */
 export function checkSemantics(root: unknown, baseDir: string, issues: ConfigIssue[]): Resolved | undefined {
   if (!isRecord(root)) return undefined;
   const collector = checkCollector(root.collector, baseDir, issues);
+  const stateDir = checkStateDir(root.state_dir, baseDir, issues);
   const instruments: Array<Resolved['instruments'][number] | undefined> = [];
   const seen = new Map<string, number>();
   const entries = Array.isArray(root.instruments) ? root.instruments : [];
@@ -121,6 +137,7 @@ export function checkSemantics(root: unknown, baseDir: string, issues: ConfigIss
     issues.push({ path: '/max_queue_samples', value: maxQueue, message: `must be at least max_batch_samples (${maxBatch})` });
   }
   const resolved = entries.map((_, i) => instruments[i]);
-  if (collector.url === undefined || collector.token === undefined || !resolved.every((r): r is NonNullable<typeof r> => r !== undefined)) return undefined;
-  return { token: collector.token, collectorUrl: collector.url, instruments: resolved };
+  if (collector.url === undefined || collector.token === undefined || stateDir === undefined) return undefined;
+  if (!resolved.every((r): r is NonNullable<typeof r> => r !== undefined)) return undefined;
+  return { token: collector.token, collectorUrl: collector.url, stateDir, instruments: resolved };
 }

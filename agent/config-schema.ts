@@ -11,7 +11,11 @@
  * poll_interval_s: 5                 # default for every instrument
  * batch_interval_s: 2
  * max_batch_samples: 500
- * max_queue_samples: 100000
+ * state_dir: ./jishi-agent-state     # the durable outbox, relative to this file
+ * outbox:
+ *   sync: interval                   # or always (fsync every sample)
+ *   sync_interval_s: 1
+ *   max_bytes: 1000000000            # disk quota; beyond it the oldest unsent samples are dropped
  * instruments:
  *   - id: FCM-2019-001
  *     name: 流式细胞仪 BD FACSCanto II
@@ -29,15 +33,42 @@ export const CONFIG_LIMITS = {
   batch_interval_s: { default: 2, minimum: 0.1, maximum: 3600 },
   max_batch_samples: { default: 500, minimum: 1, maximum: MAX_SAMPLES_PER_BATCH },
   max_queue_samples: { default: 100_000, minimum: 1, maximum: 10_000_000 },
+  'outbox.sync_interval_s': { default: 1, minimum: 0.01, maximum: 60 },
+  'outbox.max_bytes': { default: 1_000_000_000, minimum: 1_000_000, maximum: 1_000_000_000_000 },
 } as const;
+
+/** Defaults of the non-numeric settings. */
+export const AGENT_DEFAULTS = {
+  /** Relative to the config file's directory (the working directory for configs built in code). */
+  state_dir: './jishi-agent-state',
+  'outbox.sync': 'interval',
+} as const;
+
+/** When the outbox forces its writes to disk: every append, or at most every sync interval. */
+export const OUTBOX_SYNC_MODES = ['always', 'interval'] as const;
+export type OutboxSyncMode = (typeof OUTBOX_SYNC_MODES)[number];
 
 /** Agent and instrument ids: the wire's Id (asset numbers or slugs). */
 const id = (description: string) => Type.String({ pattern: IdPattern, minLength: 1, maxLength: 64, description });
 
-const seconds = (key: 'poll_interval_s' | 'batch_interval_s', description: string) =>
+const seconds = (key: 'poll_interval_s' | 'batch_interval_s' | 'outbox.sync_interval_s', description: string) =>
   Type.Number({ ...CONFIG_LIMITS[key], description });
-const count = (key: 'max_batch_samples' | 'max_queue_samples', description: string) =>
+const count = (key: 'max_batch_samples' | 'max_queue_samples' | 'outbox.max_bytes', description: string) =>
   Type.Integer({ ...CONFIG_LIMITS[key], description });
+
+export const OutboxSectionSchema = Type.Object(
+  {
+    sync: Type.Optional(
+      Type.Union(
+        OUTBOX_SYNC_MODES.map((m) => Type.Literal(m)),
+        { description: 'always: fsync every append; interval: fsync at most every sync_interval_s' },
+      ),
+    ),
+    sync_interval_s: Type.Optional(seconds('outbox.sync_interval_s', 'With sync: interval, the longest time a stored sample waits for its fsync')),
+    max_bytes: Type.Optional(count('outbox.max_bytes', 'Disk quota of the outbox; beyond it the oldest unsent samples are dropped')),
+  },
+  { additionalProperties: false },
+);
 
 export const InstrumentEntrySchema = Type.Object(
   {
@@ -66,8 +97,10 @@ export const AgentConfigSchema = Type.Object(
     batch_interval_s: Type.Optional(seconds('batch_interval_s', 'How often readings are sent to the collector')),
     max_batch_samples: Type.Optional(count('max_batch_samples', 'Largest batch sent to the collector')),
     max_queue_samples: Type.Optional(
-      count('max_queue_samples', 'Samples kept in memory while the collector is unreachable; the oldest are dropped beyond it'),
+      count('max_queue_samples', 'Most samples queued while the collector is unreachable (when set, a bound besides outbox.max_bytes)'),
     ),
+    state_dir: Type.Optional(Type.String({ minLength: 1, description: 'Directory of the durable outbox, relative to the config file' })),
+    outbox: Type.Optional(OutboxSectionSchema),
     instruments: Type.Array(InstrumentEntrySchema, { minItems: 1 }),
   },
   { additionalProperties: false },

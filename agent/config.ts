@@ -9,11 +9,11 @@ import { ConfigError, type ConfigIssue } from '../common/errors.ts';
 import { formatTransport, type Transport } from '../common/transport-url.ts';
 import type { DeviceProfile } from '../devices/profile.ts';
 import { checkSemantics, type Resolved } from './config-checks.ts';
-import { AgentConfigSchema, CONFIG_LIMITS, type AgentConfigFile } from './config-schema.ts';
+import { AGENT_DEFAULTS, AgentConfigSchema, CONFIG_LIMITS, type AgentConfigFile, type OutboxSyncMode } from './config-schema.ts';
 import { substituteEnv } from './env.ts';
 
-export { AgentConfigSchema, InstrumentEntrySchema, CONFIG_LIMITS } from './config-schema.ts';
-export type { AgentConfigFile, InstrumentEntry } from './config-schema.ts';
+export { AGENT_DEFAULTS, AgentConfigSchema, InstrumentEntrySchema, CONFIG_LIMITS, OUTBOX_SYNC_MODES } from './config-schema.ts';
+export type { AgentConfigFile, InstrumentEntry, OutboxSyncMode } from './config-schema.ts';
 
 /** One instrument, resolved: profile object, parsed transport, interval in ms. */
 export interface InstrumentConfig {
@@ -40,14 +40,27 @@ export interface AgentConfig {
   pollIntervalMs: number;
   batchIntervalMs: number;
   maxBatchSamples: number;
+  /** Bound of an in-memory outbox (MemoryOutbox), in samples. */
   maxQueueSamples: number;
+  /** Absolute path of the directory holding the durable outbox (state_dir). */
+  stateDir: string;
+  /** The durable outbox (agent/sqlite-outbox.ts). */
+  outbox: {
+    sync: OutboxSyncMode;
+    /** With sync 'interval': the longest a committed sample waits for its fsync. */
+    syncIntervalMs: number;
+    /** Disk quota, in bytes of stored samples. */
+    maxBytes: number;
+    /** Sample quota: only when max_queue_samples is set in the file (older configs keep their bound). */
+    maxSamples?: number;
+  };
   instruments: InstrumentConfig[];
 }
 
 export interface ConfigOptions {
   /** Environment for `${VAR}` substitution; default process.env. */
   env?: Readonly<Record<string, string | undefined>>;
-  /** Directory relative `token_file` paths resolve against; default the config file's directory, else cwd. */
+  /** Directory relative `token_file` and `state_dir` paths resolve against; default the config file's directory, else cwd. */
   baseDir?: string;
 }
 
@@ -95,6 +108,13 @@ function resolveConfig(file: AgentConfigFile, r: Resolved, source: string): Agen
     batchIntervalMs: toMs(file.batch_interval_s ?? CONFIG_LIMITS.batch_interval_s.default),
     maxBatchSamples,
     maxQueueSamples: file.max_queue_samples ?? CONFIG_LIMITS.max_queue_samples.default,
+    stateDir: r.stateDir,
+    outbox: {
+      sync: file.outbox?.sync ?? AGENT_DEFAULTS['outbox.sync'],
+      syncIntervalMs: toMs(file.outbox?.sync_interval_s ?? CONFIG_LIMITS['outbox.sync_interval_s'].default),
+      maxBytes: file.outbox?.max_bytes ?? CONFIG_LIMITS['outbox.max_bytes'].default,
+      ...(file.max_queue_samples === undefined ? {} : { maxSamples: file.max_queue_samples }),
+    },
     instruments: file.instruments.map((entry, i) => {
       const { profile, transport } = r.instruments[i]!;
       return {

@@ -1,9 +1,9 @@
 /**
  * The outbox: samples waiting to be sent, cut into batches with stable ids.
  *
- * This version keeps it in memory (MemoryOutbox, bounded, drops the oldest samples when full); the durable
- * SQLite outbox that survives restarts implements the same interface in a later issue. The interface is
- * synchronous on purpose: better-sqlite3 is.
+ * Two implementations: the durable SqliteOutbox (./sqlite-outbox.ts, what the agent runs on) and MemoryOutbox
+ * here (bounded, drops the oldest samples when full, loses everything on restart; for tests and library use).
+ * The interface is synchronous on purpose: better-sqlite3 is.
  */
 import type { Logger } from '../common/log.ts';
 import type { Sample } from '../common/wire.ts';
@@ -18,8 +18,12 @@ export interface OutboxBatch {
 export interface OutboxStats {
   /** Samples not yet acked, including the batch in flight. */
   depth: number;
-  /** Samples dropped because the outbox was full (oldest first). */
+  /** Samples dropped because the outbox was full (oldest first). The SQLite outbox keeps this across restarts. */
   droppedSamples: number;
+  /** `ts` of the oldest sample not yet acked (the head of the queue); undefined when empty. */
+  oldestTs?: number;
+  /** Size of the queued samples as the quota counts it; undefined for an outbox bounded by count only. */
+  bytes?: number;
 }
 
 export interface Outbox {
@@ -102,7 +106,8 @@ export class MemoryOutbox implements Outbox {
   }
 
   stats(): OutboxStats {
-    return { depth: this.#depth(), droppedSamples: this.#dropped };
+    const oldest = this.#pending?.samples[0] ?? this.#queue[0];
+    return { depth: this.#depth(), droppedSamples: this.#dropped, ...(oldest ? { oldestTs: oldest.ts } : {}) };
   }
 
   #depth(): number {

@@ -10,6 +10,7 @@
  *   retried with backoff (capped) so nothing is lost once the token or URL is fixed.
  * - any other 4xx (400 validation, 413 too large, 415 ...): the batch can never succeed; it is discarded,
  *   logged at error level and counted, so one bad batch does not block the rest.
+ * - the outbox itself throws (disk full, I/O error): logged, retried with the same backoff.
  */
 import { Value } from '@sinclair/typebox/value';
 import type { Clock, TimerHandle } from '../common/clock.ts';
@@ -135,10 +136,24 @@ export class Uplink {
     if (!this.#running) return;
     this.#timer = this.#o.clock.setTimeout(() => {
       this.#timer = undefined;
-      this.#inflight = this.#tick().finally(() => {
-        this.#inflight = undefined;
-      });
+      this.#inflight = this.#tick()
+        .catch((err: unknown) => this.#outboxFailed(err))
+        .finally(() => {
+          this.#inflight = undefined;
+        });
     }, Math.max(0, delayMs));
+  }
+
+  /** The outbox threw (disk or file error): logged once per streak, retried with backoff like a failed send. */
+  #outboxFailed(err: unknown): void {
+    this.#failures++;
+    const message = err instanceof Error ? err.message : String(err);
+    this.#lastError = { code: 'OUTBOX', message, at: this.#o.clock.now() };
+    if (this.#loggedFailure !== 'OUTBOX') {
+      this.#loggedFailure = 'OUTBOX';
+      this.#o.logger.error({ err }, `the outbox failed, retrying with backoff: ${message}`);
+    }
+    this.#schedule(backoffDelay(this.#failures, this.#retry, this.#o.random));
   }
 
   async #tick(): Promise<void> {

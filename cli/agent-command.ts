@@ -3,6 +3,7 @@ import { formatTransport } from '../common/transport-url.ts';
 import { createLogger, type LogLevel } from '../common/log.ts';
 import { loadAgentConfig, type AgentConfig } from '../agent/config.ts';
 import { startAgent } from '../agent/agent.ts';
+import { outboxFile } from '../agent/sqlite-outbox.ts';
 import { untilSignal } from './signals.ts';
 
 export interface AgentCommandOptions {
@@ -15,7 +16,10 @@ export function describeAgentConfig(c: AgentConfig): string {
   const lines = [
     `config: ${c.source}`,
     `agent: ${c.agentId} -> ${c.collector.url}`,
-    `send every ${c.batchIntervalMs / 1000} s, at most ${c.maxBatchSamples} samples a batch, queue ${c.maxQueueSamples} samples`,
+    `send every ${c.batchIntervalMs / 1000} s, at most ${c.maxBatchSamples} samples a batch`,
+    `outbox: ${outboxFile(c.stateDir, c.agentId)}, ${
+      c.outbox.sync === 'always' ? 'fsync every sample' : `fsync within ${c.outbox.syncIntervalMs / 1000} s of a write`
+    }, at most ${c.outbox.maxBytes} bytes${c.outbox.maxSamples === undefined ? '' : ` and ${c.outbox.maxSamples} samples`}`,
     `instruments (${c.instruments.length}):`,
   ];
   for (const i of c.instruments) {
@@ -37,5 +41,15 @@ export async function runAgentCommand(opts: AgentCommandOptions): Promise<void> 
   logger.info({ signal }, 'stopping: sending what is queued');
   await agent.stop();
   const s = agent.status();
-  logger.info({ sentSamples: s.uplink.sentSamples, queued: s.uplink.queueDepth }, 'agent stopped');
+  logger.info(
+    {
+      sentSamples: s.uplink.sentSamples,
+      duplicateBatches: s.uplink.duplicateBatches,
+      discardedSamples: s.uplink.discardedSamples,
+      queued: s.outbox.depth,
+      droppedSamples: s.outbox.droppedSamples,
+      lostSamples: s.lostSamples,
+    },
+    'agent stopped',
+  );
 }

@@ -130,6 +130,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
         collector: { url: collector.url, token },
         poll_interval_s: opts.poll,
         batch_interval_s: 1,
+        state_dir: join(dataDir, 'agent-state'),
         instruments: DEMO_FLEET.map((i) => ({ id: i.id, name: i.name, profile: sdm120.id, transport: sim.url(i.unit) })),
       },
       'demo',

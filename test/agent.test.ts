@@ -2,6 +2,9 @@
  * The whole agent in-process, with real parts: the Modbus TCP simulator, the Modbus TCP driver, and a
  * stand-in collector over HTTP. Short real intervals; the test waits on outcomes (vi.waitFor), not on time.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
 import { freePort } from '../common/net.ts';
@@ -28,10 +31,13 @@ describe('startAgent', () => {
     const collector = await fakeCollector();
     const deadPort = await freePort();
 
+    const stateDir = mkdtempSync(join(tmpdir(), 'jishi-agent-test-'));
+    cleanup.push(async () => rmSync(stateDir, { recursive: true, force: true }));
     const config = agentConfigFromObject(
       {
         agent: { id: 'lab-pc-1' },
         collector: { url: collector.url, token: '${TOKEN}' },
+        state_dir: stateDir,
         poll_interval_s: 0.1,
         batch_interval_s: 0.1,
         instruments: [

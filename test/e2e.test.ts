@@ -63,6 +63,7 @@ describe.skipIf(requireOrSkip('influxd', influxdAvailable()))('simulator -> agen
         {
           agent: { id: 'e2e-agent' },
           collector: { url: collector.url, token: TOKEN },
+          state_dir: join(dataDir, 'agent-state'),
           poll_interval_s: 0.2,
           batch_interval_s: 0.2,
           instruments: FLEET.map((f) => ({ id: f.id, profile: 'eastron-sdm120', transport: sim.url(f.unit) })),
