@@ -16,7 +16,12 @@ export interface RunningInfluxd {
   /** e.g. `http://127.0.0.1:38123` */
   url: string;
   port: number;
+  /** Stops it for good and removes its data. */
   stop(): Promise<void>;
+  /** Stops the process only (an outage): its data stays for restart(). */
+  halt(): Promise<void>;
+  /** Starts it again on the same port with the same data, after halt(). */
+  restart(): Promise<void>;
 }
 
 /** True when the influxd binary exists and is executable. */
@@ -104,44 +109,59 @@ async function startOnce(deadlineMs: number): Promise<RunningInfluxd> {
   while (rpcPort === httpPort) rpcPort = await freePort();
   const configPath = join(dir, 'influxdb.conf');
   await writeFile(configPath, configToml(dir, httpPort, rpcPort));
-
-  const child = spawn(INFLUXD_PATH, ['run', '-config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString('utf8')).slice(-4000);
-  });
-  let spawnError: Error | undefined;
-  child.once('error', (err) => {
-    spawnError = err;
-  });
-
   const url = `http://127.0.0.1:${httpPort}`;
+
+  let child: ChildProcess | undefined;
+  /** Stops the process (SIGTERM, then SIGKILL), keeping its data directory. */
+  const halt = async (): Promise<void> => {
+    const c = child;
+    child = undefined;
+    if (c === undefined || c.exitCode !== null || c.signalCode !== null) return;
+    c.kill('SIGTERM');
+    if (!(await waitExit(c, 5000))) {
+      c.kill('SIGKILL');
+      await waitExit(c, 5000);
+    }
+  };
+  /** Starts the process on the same ports and data, and waits for GET /ping. */
+  const launch = async (): Promise<void> => {
+    const c = spawn(INFLUXD_PATH, ['run', '-config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = c;
+    let stderr = '';
+    c.stderr?.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString('utf8')).slice(-4000);
+    });
+    let spawnError: Error | undefined;
+    c.once('error', (err) => {
+      spawnError = err;
+    });
+    const deadline = Date.now() + deadlineMs;
+    for (;;) {
+      if (spawnError || c.exitCode !== null || c.signalCode !== null) {
+        await halt();
+        throw new Error(`influxd exited before it was ready: ${spawnError?.message ?? `code ${c.exitCode}`}\n${stderr}`);
+      }
+      if (await ping(url)) return;
+      if (Date.now() > deadline) {
+        await halt();
+        throw new Error(`influxd did not answer GET /ping within ${deadlineMs} ms\n${stderr}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        if (!(await waitExit(child, 5000))) {
-          child.kill('SIGKILL');
-          await waitExit(child, 5000);
-        }
-      }
+      await halt();
       await rm(dir, { recursive: true, force: true });
     })());
-
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    if (spawnError || child.exitCode !== null || child.signalCode !== null) {
-      await stop();
-      throw new Error(`influxd exited before it was ready: ${spawnError?.message ?? `code ${child.exitCode}`}\n${stderr}`);
-    }
-    if (await ping(url)) return { url, port: httpPort, stop };
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`influxd did not answer GET /ping within ${deadlineMs} ms\n${stderr}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  try {
+    await launch();
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
   }
+  return { url, port: httpPort, stop, halt, restart: launch };
 }
 
 /** Starts influxd and waits until GET /ping answers 204. Retries twice if a port was taken in between. */
