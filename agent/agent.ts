@@ -11,9 +11,10 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { basename } from 'node:path';
 import { systemClock, type Clock } from '../common/clock.ts';
 import { silentLogger, type Logger } from '../common/log.ts';
-import type { Sample } from '../common/wire.ts';
+import type { AgentStatusReport, Sample } from '../common/wire.ts';
 import type { AgentConfig } from './config.ts';
 import type { PolledDriver } from './drivers/driver.ts';
+import { startHealthServer, type HealthServer } from './health-server.ts';
 import { createDriver as defaultCreateDriver } from './drivers/index.ts';
 import type { Outbox, OutboxStats } from './outbox.ts';
 import { Sampler, type SamplerStatus } from './sampler.ts';
@@ -38,6 +39,12 @@ export interface AgentOptions {
   stopFlushMs?: number;
   /** Uplink tuning (retry policy, request timeout, jitter source). */
   uplink?: Pick<UplinkOptions, 'retry' | 'requestTimeoutMs' | 'random'>;
+  /**
+   * Serve the local health endpoint on config.health (unless that is off); default false, so that several
+   * agents in one process (tests, the demo) do not compete for one port. `jishi agent` turns it on.
+   * startAgent fails when it cannot listen.
+   */
+  health?: boolean;
 }
 
 export interface AgentStatus {
@@ -58,6 +65,8 @@ export interface RunningAgent {
   readonly bootId: string;
   /** Per instrument counters and uplink counters. */
   status(): AgentStatus;
+  /** The health endpoint's address when it is served (options.health and config.health not off). */
+  readonly health?: { host: string; port: number };
   /** Also hands every sample to `listener` (e.g. the demo's console). A throwing listener is logged by name. Returns an unsubscribe function. */
   onSample(listener: (sample: Sample) => void, name?: string): () => void;
   /**
@@ -86,6 +95,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     logger,
     ...(options.fetch ? { fetch: options.fetch } : {}),
     ...options.uplink,
+    statusReport: () => statusReport(status()),
   });
 
   const listeners = new Map<(sample: Sample) => void, string>();
@@ -124,6 +134,25 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     owned?.close();
     throw err;
   }
+  const status = (): AgentStatus => ({
+    agentId: config.agentId,
+    bootId,
+    startedAt,
+    instruments: samplers.map((s) => s.status()),
+    uplink: uplink.status(),
+    outbox: outbox.stats(),
+    lostSamples,
+  });
+  let health: HealthServer | undefined;
+  if (options.health && config.health) {
+    try {
+      health = await startHealthServer({ listen: config.health, status, clock, logger });
+    } catch (err) {
+      await Promise.all(drivers.map((d) => d.close().catch(() => undefined)));
+      owned?.close();
+      throw err;
+    }
+  }
   for (const s of samplers) s.start();
   uplink.start();
   logger.info(
@@ -142,6 +171,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     const [flushed] = await Promise.all([flush, ...drivers.map((d) => d.close())]);
     const left = outbox.stats().depth;
     owned?.close();
+    await health?.close();
     if (flushed) logger.info('agent stopped; every sample was sent');
     else if (owned) logger.warn({ unsentSamples: left, outbox: owned.path }, `agent stopped with ${left} unsent sample(s), kept in the outbox for the next start`);
     else logger.warn({ unsentSamples: left }, `agent stopped with ${left} unsent sample(s)`);
@@ -150,15 +180,8 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
   return {
     agentId: config.agentId,
     bootId,
-    status: () => ({
-      agentId: config.agentId,
-      bootId,
-      startedAt,
-      instruments: samplers.map((s) => s.status()),
-      uplink: uplink.status(),
-      outbox: outbox.stats(),
-      lostSamples,
-    }),
+    status,
+    ...(health ? { health: { host: health.host, port: health.port } } : {}),
     onSample(listener, name = 'listener') {
       listeners.set(listener, name);
       return () => {
@@ -196,4 +219,18 @@ function openOutbox(config: AgentConfig, bootId: string, clock: Clock, logger: L
     );
   }
   return outbox;
+}
+
+/** The small summary sent to the collector with each batch (IngestBatch.agent_status). */
+export function statusReport(s: AgentStatus): AgentStatusReport {
+  return {
+    started_at: s.startedAt,
+    outbox_depth: s.outbox.depth,
+    outbox_oldest_ts: s.outbox.oldestTs ?? null,
+    dropped_samples: s.outbox.droppedSamples,
+    lost_samples: s.lostSamples,
+    device_errors: s.instruments.reduce((n, i) => n + i.errors, 0),
+    failing_instruments: s.instruments.filter((i) => i.errorStreak > 0).map((i) => i.instrumentId).slice(0, 1000),
+    uplink_failures: s.uplink.failures,
+  };
 }

@@ -9,7 +9,7 @@ import type { ConfigIssue } from '../common/errors.ts';
 import { parseTransportUrl, TRANSPORT_KINDS, type Transport, type TransportKind } from '../common/transport-url.ts';
 import { getProfile, profileIds } from '../devices/catalog.ts';
 import type { DeviceProfile } from '../devices/profile.ts';
-import { AGENT_DEFAULTS, CONFIG_LIMITS } from './config-schema.ts';
+import { AGENT_DEFAULTS, CONFIG_LIMITS, HEALTH_OFF } from './config-schema.ts';
 import { SUPPORTED_TRANSPORTS, hasDriver } from './drivers/index.ts';
 
 /** What the semantic pass found out, used to build the resolved config. */
@@ -19,6 +19,39 @@ export interface Resolved {
   /** state_dir, absolute. */
   stateDir: string;
   instruments: Array<{ profile: DeviceProfile; transport: Transport }>;
+  /** health.listen, parsed; null when off. */
+  health: HealthListen | null;
+}
+
+/** Where the local health endpoint listens. */
+export interface HealthListen {
+  host: string;
+  port: number;
+}
+
+/**
+ * Parses a `health.listen` value: `host:port` (`[v6]:port` for an IPv6 address) or `off` (null).
+ * Returns a message instead when the value is not one of those.
+ */
+export function parseHealthListen(text: string): HealthListen | null | string {
+  const value = text.trim();
+  if (value.toLowerCase() === HEALTH_OFF) return null;
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]/]+)):(\d{1,5})$/.exec(value);
+  if (!m) return `expected host:port (e.g. ${AGENT_DEFAULTS['health.listen']}, [::1]:9475) or ${HEALTH_OFF}`;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return 'the port must be 1 to 65535';
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+function checkHealth(health: unknown, issues: ConfigIssue[]): HealthListen | null | undefined {
+  const listen = isRecord(health) ? health.listen : undefined;
+  if (listen !== undefined && (typeof listen !== 'string' || listen === '')) return undefined; // the schema reports it
+  const parsed = parseHealthListen(listen ?? AGENT_DEFAULTS['health.listen']);
+  if (typeof parsed === 'string') {
+    issues.push({ path: '/health/listen', value: listen, message: parsed });
+    return undefined;
+  }
+  return parsed;
 }
 
 /** Hides a URL's password before it is quoted in a message. */
@@ -111,6 +144,7 @@ export function checkSemantics(root: unknown, baseDir: string, issues: ConfigIss
   if (!isRecord(root)) return undefined;
   const collector = checkCollector(root.collector, baseDir, issues);
   const stateDir = checkStateDir(root.state_dir, baseDir, issues);
+  const health = checkHealth(root.health, issues);
   const instruments: Array<Resolved['instruments'][number] | undefined> = [];
   const seen = new Map<string, number>();
   const entries = Array.isArray(root.instruments) ? root.instruments : [];
@@ -137,7 +171,7 @@ export function checkSemantics(root: unknown, baseDir: string, issues: ConfigIss
     issues.push({ path: '/max_queue_samples', value: maxQueue, message: `must be at least max_batch_samples (${maxBatch})` });
   }
   const resolved = entries.map((_, i) => instruments[i]);
-  if (collector.url === undefined || collector.token === undefined || stateDir === undefined) return undefined;
+  if (collector.url === undefined || collector.token === undefined || stateDir === undefined || health === undefined) return undefined;
   if (!resolved.every((r): r is NonNullable<typeof r> => r !== undefined)) return undefined;
-  return { token: collector.token, collectorUrl: collector.url, stateDir, instruments: resolved };
+  return { token: collector.token, collectorUrl: collector.url, stateDir, instruments: resolved, health };
 }

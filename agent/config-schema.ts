@@ -16,6 +16,8 @@
  *   sync: interval                   # or always (fsync every sample)
  *   sync_interval_s: 1
  *   max_bytes: 1000000000            # disk quota; beyond it the oldest unsent samples are dropped
+ * health:
+ *   listen: 127.0.0.1:9475           # the local health endpoint (`jishi agent status`); off to disable
  * instruments:
  *   - id: FCM-2019-001
  *     name: 流式细胞仪 BD FACSCanto II
@@ -42,7 +44,12 @@ export const AGENT_DEFAULTS = {
   /** Relative to the config file's directory (the working directory for configs built in code). */
   state_dir: './jishi-agent-state',
   'outbox.sync': 'interval',
+  /** The local health endpoint (GET /status, GET /healthz); HEALTH_OFF disables it. */
+  'health.listen': '127.0.0.1:9475',
 } as const;
+
+/** The `health.listen` value that turns the health endpoint off. */
+export const HEALTH_OFF = 'off';
 
 /** When the outbox forces its writes to disk: every append, or at most every sync interval. */
 export const OUTBOX_SYNC_MODES = ['always', 'interval'] as const;
@@ -66,6 +73,15 @@ export const OutboxSectionSchema = Type.Object(
     ),
     sync_interval_s: Type.Optional(seconds('outbox.sync_interval_s', 'With sync: interval, the longest time a stored sample waits for its fsync')),
     max_bytes: Type.Optional(count('outbox.max_bytes', 'Disk quota of the outbox; beyond it the oldest unsent samples are dropped')),
+  },
+  { additionalProperties: false },
+);
+
+export const HealthSectionSchema = Type.Object(
+  {
+    listen: Type.Optional(
+      Type.String({ minLength: 1, description: 'host:port of the local health endpoint (GET /status, /healthz), or off' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -101,6 +117,7 @@ export const AgentConfigSchema = Type.Object(
     ),
     state_dir: Type.Optional(Type.String({ minLength: 1, description: 'Directory of the durable outbox, relative to the config file' })),
     outbox: Type.Optional(OutboxSectionSchema),
+    health: Type.Optional(HealthSectionSchema),
     instruments: Type.Array(InstrumentEntrySchema, { minItems: 1 }),
   },
   { additionalProperties: false },

@@ -8,11 +8,12 @@ import { parseConfigYaml, readConfigFile, schemaIssues, sortByPath, type SchemaI
 import { ConfigError, type ConfigIssue } from '../common/errors.ts';
 import { formatTransport, type Transport } from '../common/transport-url.ts';
 import type { DeviceProfile } from '../devices/profile.ts';
-import { checkSemantics, type Resolved } from './config-checks.ts';
-import { AGENT_DEFAULTS, AgentConfigSchema, CONFIG_LIMITS, type AgentConfigFile, type OutboxSyncMode } from './config-schema.ts';
+import { checkSemantics, parseHealthListen, type HealthListen, type Resolved } from './config-checks.ts';
+import { AGENT_DEFAULTS, AgentConfigSchema, CONFIG_LIMITS, HealthSectionSchema, type AgentConfigFile, type OutboxSyncMode } from './config-schema.ts';
 import { substituteEnv } from './env.ts';
 
-export { AGENT_DEFAULTS, AgentConfigSchema, InstrumentEntrySchema, CONFIG_LIMITS, OUTBOX_SYNC_MODES } from './config-schema.ts';
+export { AGENT_DEFAULTS, AgentConfigSchema, InstrumentEntrySchema, CONFIG_LIMITS, HEALTH_OFF, OUTBOX_SYNC_MODES } from './config-schema.ts';
+export { parseHealthListen, type HealthListen } from './config-checks.ts';
 export type { AgentConfigFile, InstrumentEntry, OutboxSyncMode } from './config-schema.ts';
 
 /** One instrument, resolved: profile object, parsed transport, interval in ms. */
@@ -55,6 +56,8 @@ export interface AgentConfig {
     maxSamples?: number;
   };
   instruments: InstrumentConfig[];
+  /** Where the local health endpoint listens (health.listen); null when it is off. */
+  health: HealthListen | null;
 }
 
 export interface ConfigOptions {
@@ -115,6 +118,7 @@ function resolveConfig(file: AgentConfigFile, r: Resolved, source: string): Agen
       maxBytes: file.outbox?.max_bytes ?? CONFIG_LIMITS['outbox.max_bytes'].default,
       ...(file.max_queue_samples === undefined ? {} : { maxSamples: file.max_queue_samples }),
     },
+    health: r.health,
     instruments: file.instruments.map((entry, i) => {
       const { profile, transport } = r.instruments[i]!;
       return {
@@ -127,6 +131,28 @@ function resolveConfig(file: AgentConfigFile, r: Resolved, source: string): Agen
       };
     }),
   };
+}
+
+/**
+ * Only the health endpoint's address from an agent config file, for `jishi agent status`: the rest of the file
+ * (token, devices) is not checked, so it works without the agent's environment. @throws ConfigError.
+ */
+export async function loadHealthListen(file: string, options: Pick<ConfigOptions, 'env'> = {}): Promise<HealthListen | null> {
+  const root = parseConfigYaml(await readConfigFile(file), file);
+  const issues: ConfigIssue[] = [];
+  const health = substituteEnv(isObject(root) ? root.health : undefined, options.env ?? process.env, issues, '/health');
+  if (health !== undefined) {
+    issues.push(...schemaIssues(HealthSectionSchema, health, SCHEMA_ISSUES).map((i) => ({ ...i, path: `/health${i.path}` })));
+  }
+  const listen = isObject(health) ? health.listen : undefined;
+  if (issues.length > 0) throw new ConfigError(file, sortByPath(issues));
+  const parsed = parseHealthListen(typeof listen === 'string' ? listen : AGENT_DEFAULTS['health.listen']);
+  if (typeof parsed === 'string') throw new ConfigError(file, [{ path: '/health/listen', value: listen, message: parsed }]);
+  return parsed;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function toMs(seconds: number): number {

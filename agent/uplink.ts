@@ -15,7 +15,7 @@
 import { Value } from '@sinclair/typebox/value';
 import type { Clock, TimerHandle } from '../common/clock.ts';
 import type { Logger } from '../common/log.ts';
-import { ErrorBody, IngestAck, INGEST_PATH, WIRE_VERSION, type IngestBatch } from '../common/wire.ts';
+import { ErrorBody, IngestAck, INGEST_PATH, WIRE_VERSION, type AgentStatusReport, type IngestBatch } from '../common/wire.ts';
 import { backoffDelay, type BackoffPolicy } from './backoff.ts';
 import type { Outbox, OutboxBatch } from './outbox.ts';
 
@@ -37,6 +37,11 @@ export interface UplinkOptions {
   retry?: Partial<BackoffPolicy>;
   /** For the jitter; default Math.random. */
   random?: () => number;
+  /**
+   * The agent's health summary, sent as `agent_status` with every batch. Should a collector refuse the field
+   * (400, an older collector), the batch is sent again at once without it, and it is not sent again.
+   */
+  statusReport?: () => AgentStatusReport;
 }
 
 export interface UplinkStatus {
@@ -54,6 +59,8 @@ export interface UplinkStatus {
   failures: number;
   lastSuccessAt?: number;
   lastError?: { code: string; message: string; at: number; status?: number };
+  /** The collector's clock minus ours when its latest ack arrived (its `server_time`); undefined before the first. */
+  clockSkewMs?: number;
 }
 
 type SendOutcome =
@@ -80,6 +87,9 @@ export class Uplink {
   #s = { sentBatches: 0, sentSamples: 0, duplicateBatches: 0, discardedBatches: 0, discardedSamples: 0 };
   #lastSuccessAt: number | undefined;
   #lastError: UplinkStatus['lastError'];
+  #clockSkewMs: number | undefined;
+  /** The collector refused a batch carrying agent_status (400): send batches without it. */
+  #statusRefused = false;
 
   constructor(options: UplinkOptions) {
     this.#o = options;
@@ -129,6 +139,7 @@ export class Uplink {
       failures: this.#failures,
       ...(this.#lastSuccessAt === undefined ? {} : { lastSuccessAt: this.#lastSuccessAt }),
       ...(this.#lastError ? { lastError: { ...this.#lastError } } : {}),
+      ...(this.#clockSkewMs === undefined ? {} : { clockSkewMs: this.#clockSkewMs }),
     };
   }
 
@@ -187,6 +198,7 @@ export class Uplink {
       this.#s.sentSamples += batch.samples.length;
       if (outcome.ack.duplicate) this.#s.duplicateBatches++;
       this.#lastSuccessAt = now;
+      this.#clockSkewMs = outcome.ack.server_time - now;
       if (this.#failures > 0) log.info({ batchId: batch.id, failedAttempts: this.#failures }, 'collector reachable again');
       this.#failures = 0;
       this.#loggedFailure = undefined;
@@ -212,6 +224,32 @@ export class Uplink {
   }
 
   async #send(batch: OutboxBatch, timeoutMs: number): Promise<SendOutcome> {
+    const report = this.#report();
+    const outcome = await this.#post(batch, timeoutMs, report);
+    if (report !== undefined && outcome.kind === 'discard' && outcome.status === 400) {
+      // An older collector does not know agent_status: readings matter more than the summary.
+      this.#statusRefused = true;
+      this.#o.logger.warn(
+        { batchId: batch.id, code: outcome.code },
+        `the collector refused the agent_status field (${outcome.message}); sending batches without it (upgrade the collector)`,
+      );
+      return this.#post(batch, timeoutMs, undefined);
+    }
+    return outcome;
+  }
+
+  /** The health summary for the next batch, unless the collector refused it or building it fails. */
+  #report(): AgentStatusReport | undefined {
+    if (this.#statusRefused || this.#o.statusReport === undefined) return undefined;
+    try {
+      return this.#o.statusReport();
+    } catch (err) {
+      this.#o.logger.error({ err }, 'building the agent_status summary failed; sending the batch without it');
+      return undefined;
+    }
+  }
+
+  async #post(batch: OutboxBatch, timeoutMs: number, report: AgentStatusReport | undefined): Promise<SendOutcome> {
     const { clock, agentId, token } = this.#o;
     const body: IngestBatch = {
       wire_version: WIRE_VERSION,
@@ -220,6 +258,7 @@ export class Uplink {
       seq: batch.seq,
       sent_at: clock.now(),
       samples: [...batch.samples],
+      ...(report === undefined ? {} : { agent_status: report }),
     };
     const ac = new AbortController();
     const timer = clock.setTimeout(() => ac.abort(), timeoutMs);

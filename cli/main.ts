@@ -48,14 +48,30 @@ export function buildProgram(): Command {
 
   program
     .command('agent')
-    .description('Run the agent: poll the instruments listed in a config file and send readings to the collector.')
+    .description(
+      'Run the agent: poll the instruments listed in a config file and send readings to the collector. `jishi agent status` asks the running agent how it is doing instead.',
+    )
+    .argument('[action]', 'status: show the running agent\'s health (devices, outbox backlog, last delivery, clock skew) from its health endpoint')
     .requiredOption('-c, --config <file>', 'agent config file (YAML; reference: docs/config.md)')
     .option('--check', 'validate the config file, print a summary and exit (exit code 2 if invalid)')
+    .option('--json', 'with status: print the health endpoint\'s JSON')
     .addOption(logLevelOption('info'))
-    .addHelpText('after', '\nExample:\n  JISHI_AGENT_TOKEN=... jishi agent --config /etc/jishi/agent.yaml')
-    .action(async (opts) => {
-      const { runAgentCommand } = await import('./agent-command.ts');
-      await runAgentCommand(opts);
+    .addHelpText(
+      'after',
+      '\nExamples:\n  JISHI_AGENT_TOKEN=... jishi agent --config /etc/jishi/agent.yaml\n  jishi agent status --config /etc/jishi/agent.yaml    (exit code 1 when no agent answers)',
+    )
+    .action(async (action: string | undefined, opts) => {
+      if (action === undefined) {
+        if (opts.json) throw new Error('--json goes with `jishi agent status`');
+        const { runAgentCommand } = await import('./agent-command.ts');
+        await runAgentCommand(opts);
+      } else if (action === 'status') {
+        if (opts.check) throw new Error('--check does not go with `jishi agent status`');
+        const { runAgentStatus } = await import('./agent-command.ts');
+        await runAgentStatus(opts);
+      } else {
+        throw new Error(`unknown agent action "${action}" (known: status)`);
+      }
     });
 
   program

@@ -64,6 +64,34 @@ export const Sample = Type.Object(
 );
 export type Sample = Static<typeof Sample>;
 
+/**
+ * A small summary of the agent's health, sent with each batch (optional within v1) so the collector can show
+ * dead agents, growing backlogs and failing devices. Counters are since the agent process started, except
+ * dropped_samples (kept by the durable outbox across restarts). Times are on the agent's clock.
+ */
+export const AgentStatusReport = Type.Object(
+  {
+    /** When this agent process started (agent clock). */
+    started_at: Type.Integer({ minimum: 0 }),
+    /** Samples waiting in the outbox (this batch included). */
+    outbox_depth: Type.Integer({ minimum: 0 }),
+    /** `ts` of the oldest sample waiting in the outbox; null when it is empty. */
+    outbox_oldest_ts: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+    /** Samples the outbox dropped because it was full. */
+    dropped_samples: Type.Integer({ minimum: 0 }),
+    /** Samples read but not stored because the outbox failed (disk full, I/O error). */
+    lost_samples: Type.Integer({ minimum: 0 }),
+    /** Failed reads, all instruments together. */
+    device_errors: Type.Integer({ minimum: 0 }),
+    /** Instruments whose latest read failed. */
+    failing_instruments: Type.Array(Id, { maxItems: 1000 }),
+    /** Failed send attempts before this one (since the last success). */
+    uplink_failures: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type AgentStatusReport = Static<typeof AgentStatusReport>;
+
 export const IngestBatch = Type.Object(
   {
     wire_version: Type.Literal(WIRE_VERSION),
@@ -75,6 +103,8 @@ export const IngestBatch = Type.Object(
     /** The agent's clock when it sent the batch (ms since epoch), for clock-skew measurement. */
     sent_at: Type.Integer({ minimum: 0 }),
     samples: Type.Array(Sample, { maxItems: MAX_SAMPLES_PER_BATCH }),
+    /** The agent's health when it sent the batch (optional; agents since 0.1 send it). */
+    agent_status: Type.Optional(AgentStatusReport),
   },
   { additionalProperties: false },
 );

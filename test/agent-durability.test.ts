@@ -100,6 +100,7 @@ async function agentConfig(collectorUrl: string): Promise<string> {
     'max_batch_samples: 50',
     'state_dir: agent-state',
     'outbox: { sync: interval, sync_interval_s: 0.5 }',
+    `health: { listen: "127.0.0.1:${await freePort()}" }`,
     'instruments:',
     ...FLEET.map((f) => `  - { id: ${f.id}, profile: eastron-sdm120, transport: "${sim.url(f.unit)}&timeout=500" }`),
     '',

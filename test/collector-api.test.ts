@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
 import { silentLogger } from '../common/log.ts';
-import { INGEST_PATH, INSTRUMENTS_PATH, type InstrumentList, type InstrumentView, type Sample } from '../common/wire.ts';
+import { INGEST_PATH, type AgentStatusReport, INSTRUMENTS_PATH, type InstrumentList, type InstrumentView, type Sample } from '../common/wire.ts';
 import { buildApp, type CollectorApp, type IngestEvent } from '../collector/app.ts';
 import { sha256Hex } from '../collector/auth.ts';
 import { EngineRunner } from '../collector/engine-runner.ts';
@@ -247,6 +247,17 @@ describe('collector API', () => {
 });
 
 describe('agent clocks', () => {
+  const REPORT: AgentStatusReport = {
+    started_at: T0 - 60_000,
+    outbox_depth: 1,
+    outbox_oldest_ts: T0 - 1300,
+    dropped_samples: 0,
+    lost_samples: 0,
+    device_errors: 2,
+    failing_instruments: ['SEQ-9'],
+    uplink_failures: 0,
+  };
+
   it('corrects sample times of an agent whose clock is off beyond the threshold, and records the skew', async () => {
     const store = openSqliteStore(':memory:');
     store.upsertAgent('lab-pc-1', sha256Hex(TOKEN));
@@ -264,17 +275,20 @@ describe('agent clocks', () => {
         method: 'POST',
         url: INGEST_PATH,
         headers: auth(OTHER_TOKEN),
-        payload: batch('ok', [s('SEQ-1', T0 - 1300, 500)], { agentId: 'lab-pc-2', sentAt: T0 - 300 }),
+        payload: { ...batch('ok', [s('SEQ-1', T0 - 1300, 500)], { agentId: 'lab-pc-2', sentAt: T0 - 300 }), agent_status: REPORT },
       });
       expect(res.statusCode).toBe(200);
+      // A malformed health summary is a bad batch like any other.
+      const bad = { ...batch('bad', [s('SEQ-1', T0 - 1200, 500)], { agentId: 'lab-pc-2', sentAt: T0 }), agent_status: { ...REPORT, outbox_depth: -1 } };
+      expect((await app.inject({ method: 'POST', url: INGEST_PATH, headers: auth(OTHER_TOKEN), payload: bad })).statusCode).toBe(400);
       const stored = store.readingsAfter(0, 10);
       expect(stored.map((r) => [r.instrument_id, r.ts])).toEqual([['FCM-1', T0 - 1000], ['SEQ-1', T0 - 1300]]);
 
       clock.advance(5000);
       const agents = (await app.inject({ url: '/api/v1/agents' })).json();
       expect(agents.agents).toEqual([
-        { id: 'lab-pc-1', last_batch_at: T0, silent_s: 5, batches: 1, clock_skew_ms: 600_000, clock_offset_ms: 600_000 },
-        { id: 'lab-pc-2', last_batch_at: T0, silent_s: 5, batches: 1, clock_skew_ms: 300, clock_offset_ms: 0 },
+        { id: 'lab-pc-1', last_batch_at: T0, silent_s: 5, batches: 1, clock_skew_ms: 600_000, clock_offset_ms: 600_000, status: null },
+        { id: 'lab-pc-2', last_batch_at: T0, silent_s: 5, batches: 1, clock_skew_ms: 300, clock_offset_ms: 0, status: REPORT },
       ]);
     } finally {
       await app.close();

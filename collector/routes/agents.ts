@@ -4,7 +4,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { Clock } from '../../common/clock.ts';
-import { API_PREFIX } from '../../common/wire.ts';
+import { AgentStatusReport, API_PREFIX } from '../../common/wire.ts';
 import type { CollectorApp } from '../app.ts';
 
 export const AGENTS_PATH = `${API_PREFIX}/agents`;
@@ -22,6 +22,8 @@ export const AgentList = Type.Object({
       batches: Type.Integer(),
       clock_skew_ms: NullableInt,
       clock_offset_ms: NullableInt,
+      /** The agent's own health summary from its latest batch that carried one; null before. */
+      status: Type.Union([AgentStatusReport, Type.Null()]),
     }),
   ),
 });

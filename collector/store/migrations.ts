@@ -148,7 +148,12 @@ ALTER TABLE batches ADD COLUMN clock_offset_ms INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX batches_agent_received ON batches (agent_id, received_at);
 `;
 
-export const MIGRATIONS: readonly string[] = [V1, V2, V3, V4];
+/** v5: the health summary (IngestBatch.agent_status, JSON) of each agent's latest batch that carried one. */
+const V5 = `
+ALTER TABLE agents ADD COLUMN last_status TEXT;
+`;
+
+export const MIGRATIONS: readonly string[] = [V1, V2, V3, V4, V5];
 
 /** Brings the database to the newest schema; refuses a file written by a newer jishi. */
 export function migrate(db: Database.Database): void {

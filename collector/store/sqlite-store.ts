@@ -9,7 +9,7 @@
  */
 import Database from 'better-sqlite3';
 import { JishiError } from '../../common/errors.ts';
-import type { IngestBatch, Readings, Sample } from '../../common/wire.ts';
+import type { AgentStatusReport, IngestBatch, Readings, Sample } from '../../common/wire.ts';
 import { migrate, READING_COLUMNS } from './migrations.ts';
 import { createSqliteEngineStore } from './sqlite-engine-store.ts';
 import type { AgentView, IngestResult, Store, StoredInstrument, StoredReading } from './store.ts';
@@ -88,6 +88,16 @@ function readingParams(sample: Sample, agentId: string, receivedAt: number): Rec
   return params;
 }
 
+/** A stored agent_status; null when absent or unreadable (it is informational only). */
+function parseStatus(json: string | null): AgentStatusReport | null {
+  if (json === null) return null;
+  try {
+    return JSON.parse(json) as AgentStatusReport;
+  } catch {
+    return null;
+  }
+}
+
 /** True for failures of the database itself (I/O, full disk, lock timeout, closed handle), not for bugs. */
 function isStoreFailure(db: Database.Database, err: unknown): boolean {
   return err instanceof Database.SqliteError || !db.open;
@@ -121,12 +131,14 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     listAgents: db.prepare(
       `SELECT a.id,
          (SELECT count(*) FROM batches b WHERE b.agent_id = a.id) AS batches,
-         l.received_at AS last_batch_at, l.received_at - l.sent_at AS clock_skew_ms, l.clock_offset_ms
+         l.received_at AS last_batch_at, l.received_at - l.sent_at AS clock_skew_ms, l.clock_offset_ms,
+         a.last_status AS status
        FROM agents a
        LEFT JOIN batches l ON l.agent_id = a.id AND l.batch_id = (
          SELECT batch_id FROM batches b WHERE b.agent_id = a.id ORDER BY b.received_at DESC, b.seq DESC LIMIT 1)
        ORDER BY a.id`,
     ),
+    setStatus: db.prepare('UPDATE agents SET last_status = ? WHERE id = ?'),
     insertReading: db.prepare(
       `INSERT INTO readings (instrument_id, agent_id, ts, ${READING_COLUMNS.join(', ')}, extra, status, error, received_at)
        VALUES (@instrument_id, @agent_id, @ts, ${READING_COLUMNS.map((c) => `@${c}`).join(', ')}, @extra, @status, @error, @received_at)`,
@@ -166,6 +178,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       clockOffsetMs,
     );
     if (inserted.changes === 0) return { accepted: 0, duplicate: true };
+    if (batch.agent_status !== undefined) st.setStatus.run(JSON.stringify(batch.agent_status), batch.agent_id);
 
     const perInstrument = new Map<string, { sample: Sample; readingId: number }[]>();
     for (const sample of batch.samples) {
@@ -227,7 +240,13 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     agentForTokenHash: (tokenSha256) =>
       guarded('agentForTokenHash', () => st.agentForToken.get(tokenSha256.toLowerCase()) as string | undefined),
     ingest: (batch, receivedAt, options) => guarded('ingest', () => ingestTx(batch, receivedAt, options?.clockOffsetMs ?? 0)),
-    listAgents: () => guarded('listAgents', () => st.listAgents.all() as AgentView[]),
+    listAgents: () =>
+      guarded('listAgents', () =>
+        (st.listAgents.all() as Array<Omit<AgentView, 'status'> & { status: string | null }>).map((row) => ({
+          ...row,
+          status: parseStatus(row.status),
+        })),
+      ),
     listInstruments: () =>
       guarded('listInstruments', () =>
         (st.listInstruments.all() as (ReadingRow & Record<string, unknown>)[]).map((row): StoredInstrument => {

@@ -3,7 +3,7 @@
  * The SQLite implementation (sqlite-store.ts) is the system of record; InfluxDB is fed from it.
  * Later issues (utilization engine, bookings, exports) extend this interface.
  */
-import type { IngestBatch, InstrumentView, Readings } from '../../common/wire.ts';
+import type { AgentStatusReport, IngestBatch, InstrumentView, Readings } from '../../common/wire.ts';
 import type { EngineStore } from './engine-store.ts';
 
 /**
@@ -44,6 +44,8 @@ export interface AgentView {
   clock_skew_ms: number | null;
   /** The correction added to that batch's sample times (0 when the skew was under the threshold). */
   clock_offset_ms: number | null;
+  /** The health summary of its latest batch that carried one (IngestBatch.agent_status); null before. */
+  status: AgentStatusReport | null;
 }
 
 export interface Store {
