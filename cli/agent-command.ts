@@ -39,8 +39,36 @@ export async function runAgentCommand(opts: AgentCommandOptions): Promise<void> 
   }
   const logger = createLogger({ level: opts.logLevel as LogLevel, name: 'agent' });
   logger.info({ config: config.source, instruments: config.instruments.length, collector: config.collector.url }, 'agent starting');
-  const agent = await startAgent(config, { logger, health: true });
+  let agent = await startAgent(config, { logger, health: true });
+  let current = config;
+
+  // SIGHUP: reload the config. The queued readings stay in the durable outbox while the agent restarts on it;
+  // an invalid new config is logged and the running agent goes on unchanged.
+  let reloading = Promise.resolve();
+  const onHangup = (): void => {
+    reloading = reloading.then(async () => {
+      let next: AgentConfig;
+      try {
+        next = await loadAgentConfig(opts.config);
+      } catch (err) {
+        logger.error({ err: err instanceof Error ? err.message : String(err) }, 'reload refused: the config is invalid; the agent goes on with the previous one');
+        return;
+      }
+      logger.info({ config: next.source, instruments: next.instruments.length }, 'reloading the config (queued readings stay in the outbox)');
+      await agent.stop();
+      try {
+        agent = await startAgent(next, { logger, health: true });
+        current = next;
+      } catch (err) {
+        logger.error({ err: err instanceof Error ? err.message : String(err) }, 'the new config did not start; going back to the previous one');
+        agent = await startAgent(current, { logger, health: true });
+      }
+    });
+  };
+  process.on('SIGHUP', onHangup);
   const signal = await untilSignal();
+  process.off('SIGHUP', onHangup);
+  await reloading;
   logger.info({ signal }, 'stopping: sending what is queued');
   await agent.stop();
   const s = agent.status();
