@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../common/errors.ts';
 import { agentConfigFromObject, loadAgentConfig, parseAgentConfig } from '../agent/config.ts';
 import { SUPPORTED_TRANSPORTS } from '../agent/drivers/index.ts';
+import { configError } from './helpers/config-error.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -34,15 +35,6 @@ instruments:
     transport: modbus-tcp://192.0.2.10?unit=2&timeout=500
 `;
 
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('agent config', () => {
   it('loads a valid file into a resolved config', async () => {
@@ -73,7 +65,7 @@ describe('agent config', () => {
 
   it('applies defaults', () => {
     const config = parseAgentConfig(
-      'agent: {id: a1}\ncollector: {url: "https://c.example", token: t}\ninstruments:\n  - {id: X1, profile: eastron-sdm120, transport: "modbus-tcp://10.0.0.5"}\n',
+      'agent: {id: a1}\ncollector: {url: "https://c.example", token: t}\ninstruments:\n  - {id: X1, profile: eastron-sdm120, transport: "modbus-tcp://192.0.2.5"}\n',
       'min.yaml',
       {},
     );
@@ -93,7 +85,7 @@ max_batch_samples: 9000
 instruments:
   - id: FCM-1
     profile: eastron-sdm12
-    transport: modbus-tcp://10.0.0.1:502?unit=300&speed=fast
+    transport: modbus-tcp://192.0.2.1:502?unit=300&speed=fast
   - id: FCM-1
     profile: eastron-sdm120
     transport: serial:///dev/ttyUSB0?baud=9600

@@ -203,7 +203,7 @@ describe('agent health endpoint, collector status and `jishi agent status`', () 
 });
 
 describe('health.listen config key', () => {
-  const base = 'agent: {id: a1}\ncollector: {url: "http://c.example", token: t}\ninstruments:\n  - {id: X1, profile: eastron-sdm120, transport: "modbus-tcp://10.0.0.5"}\n';
+  const base = 'agent: {id: a1}\ncollector: {url: "http://c.example", token: t}\ninstruments:\n  - {id: X1, profile: eastron-sdm120, transport: "modbus-tcp://192.0.2.5"}\n';
 
   it('defaults to 127.0.0.1:9475, takes host:port, [v6]:port and off', () => {
     expect(parseAgentConfig(base, 'a.yaml', {}).health).toEqual({ host: '127.0.0.1', port: 9475 });

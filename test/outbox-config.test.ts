@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentConfigFromObject, loadAgentConfig, parseAgentConfig } from '../agent/config.ts';
-import { ConfigError } from '../common/errors.ts';
+import { configError } from './helpers/config-error.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -17,18 +17,9 @@ afterAll(async () => {
 const BASE = `agent: {id: a1}
 collector: {url: "http://c:8080", token: t}
 instruments:
-  - {id: X1, profile: eastron-sdm120, transport: "modbus-tcp://10.0.0.5"}
+  - {id: X1, profile: eastron-sdm120, transport: "modbus-tcp://192.0.2.5"}
 `;
 
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('agent config: the durable outbox', () => {
   it('defaults: ./jishi-agent-state beside the config file, sync interval 1 s, 1 GB, no sample bound', async () => {
