@@ -3,9 +3,14 @@
  * and one line here; test/catalog checks walk this list.
  */
 import type { DeviceProfile } from './profile.ts';
+import { adw300 } from './acrel/adw300.ts';
+import { dtsu666 } from './chint/dtsu666.ts';
 import { sdm120 } from './eastron/sdm120.ts';
+import { sdm230 } from './eastron/sdm230.ts';
+import { sdm630 } from './eastron/sdm630.ts';
+import { dds238 } from './hiking/dds238.ts';
 
-const ALL: readonly DeviceProfile[] = [sdm120];
+const ALL: readonly DeviceProfile[] = [sdm120, sdm230, sdm630, dtsu666, dds238, adw300];
 
 /** Profile id -> profile. Ids are unique (checked at module load). */
 export const CATALOG: ReadonlyMap<string, DeviceProfile> = (() => {
