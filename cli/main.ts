@@ -132,6 +132,28 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('profiles')
+    .description('List the device profiles of the catalog: what each reads and over which transports.')
+    .option('--json', 'print the profiles (register maps included) as JSON')
+    .action(async (opts) => {
+      const { runProfiles } = await import('./probe-command.ts');
+      runProfiles(opts);
+    });
+
+  program
+    .command('probe')
+    .description('Read a device once with a profile and print the decoded readings: to check wiring, unit id and profile.')
+    .argument('<profile>', 'profile id (jishi profiles lists them), e.g. eastron-sdm120')
+    .argument('<transport-url>', 'how to reach the device, e.g. modbus-tcp://192.0.2.10:502?unit=1')
+    .option('--json', 'print the readings as JSON')
+    .option('--raw', 'also print what came off the wire (register words in hex)')
+    .addHelpText('after', '\nExample:\n  jishi probe eastron-sdm120 "modbus-tcp://192.0.2.10:502?unit=1" --raw')
+    .action(async (profile: string, url: string, opts) => {
+      const { runProbe } = await import('./probe-command.ts');
+      await runProbe(profile, url, opts);
+    });
+
+  program
     .command('token')
     .description('Make a new bearer token for an agent and print the lines for the agent and collector configs.')
     .argument('<agent-id>', 'id of the agent the token is for (agent.id in its config)')

@@ -26,6 +26,15 @@ export interface ReadResult {
   readings: Readings;
   /** Device-reported status text (status line, status register name, relay state), when the device has one. */
   status?: string;
+  /** What came off the wire, when read({ raw: true }) asked for it (`jishi probe --raw`). */
+  raw?: RawFrame[];
+}
+
+/** One raw exchange: what was asked (e.g. `fn 4 0x000C+2`) and what the device answered. */
+export interface RawFrame {
+  request: string;
+  /** Modbus: the register words; serial/MQTT: the text or payload. */
+  data: readonly number[] | string;
 }
 
 /** Connection counters a driver keeps for the agent's status. */
@@ -44,7 +53,7 @@ export interface PolledDriver {
   /** Connects eagerly. Optional to call: `read()` connects lazily. Rejects with a device JishiError. */
   open(): Promise<void>;
   /** Reads every field of the profile once. Rejects with a device JishiError. */
-  read(): Promise<ReadResult>;
+  read(options?: { raw?: boolean }): Promise<ReadResult>;
   /** Releases the connection; the driver may not be used afterwards. Never rejects. */
   close(): Promise<void>;
   stats(): DriverStats;

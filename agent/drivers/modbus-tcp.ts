@@ -17,7 +17,7 @@ import { formatTransport, type ModbusTcpTransport } from '../../common/transport
 import type { Readings } from '../../common/wire.ts';
 import { decodeRequest, planReads, type PlanOptions, type ReadRequest } from '../../devices/modbus-codec.ts';
 import type { ModbusProfile } from '../../devices/profile.ts';
-import type { DriverContext, DriverStats, PolledDriver, ReadResult } from './driver.ts';
+import type { DriverContext, DriverStats, PolledDriver, RawFrame, ReadResult } from './driver.ts';
 import { toDeviceError, type ModbusRequestInfo } from './modbus-errors.ts';
 
 // modbus-serial is CommonJS: the default import is module.exports, whose `default` is the client class.
@@ -59,14 +59,16 @@ export class ModbusTcpDriver implements PolledDriver {
     await this.#connection();
   }
 
-  async read(): Promise<ReadResult> {
+  async read(options: { raw?: boolean } = {}): Promise<ReadResult> {
     const conn = await this.#connection();
     const readings: Readings = {};
+    const raw: RawFrame[] = [];
     for (const req of this.#plan) {
       const registers = await this.#request(conn, req);
+      if (options.raw) raw.push({ request: `fn ${req.fn} 0x${req.address.toString(16).padStart(4, '0')}+${req.count}`, data: [...registers] });
       Object.assign(readings, decodeRequest(req, registers));
     }
-    return { readings };
+    return options.raw ? { readings, raw } : { readings };
   }
 
   async close(): Promise<void> {
