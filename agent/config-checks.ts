@@ -8,7 +8,7 @@ import { checkBaseUrl, isRecord } from '../common/config-issues.ts';
 import type { ConfigIssue } from '../common/errors.ts';
 import { parseTransportUrl, TRANSPORT_KINDS, type Transport, type TransportKind } from '../common/transport-url.ts';
 import { getProfile, profileIds } from '../devices/catalog.ts';
-import type { DeviceProfile } from '../devices/profile.ts';
+import { profileDefaults, type DeviceProfile } from '../devices/profile.ts';
 import { AGENT_DEFAULTS, CONFIG_LIMITS, HEALTH_OFF } from './config-schema.ts';
 import { SUPPORTED_TRANSPORTS, hasDriver } from './drivers/index.ts';
 
@@ -118,7 +118,7 @@ function checkInstrument(
   if (kind && !hasDriver(kind)) {
     add('/transport', `${kind} transport is not available in this version; supported: ${SUPPORTED_TRANSPORTS.join(', ')}`, redact(text));
   }
-  const parsed = parseTransportUrl(text, profile?.defaults);
+  const parsed = parseTransportUrl(text, profile ? profileDefaults(profile) : {});
   if (!parsed.ok) {
     for (const message of parsed.errors) add('/transport', message, redact(text));
     return undefined;

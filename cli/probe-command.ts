@@ -4,6 +4,7 @@ import { silentLogger } from '../common/log.ts';
 import { formatTransport, parseTransportUrl } from '../common/transport-url.ts';
 import { createDriver, hasDriver, SUPPORTED_TRANSPORTS } from '../agent/drivers/index.ts';
 import { getProfile, listProfiles, profileIds } from '../devices/catalog.ts';
+import { profileDefaults, profileFields } from '../devices/profile.ts';
 import { displayWidth } from './live-table.ts';
 
 function table(rows: string[][]): string {
@@ -19,7 +20,7 @@ export function runProfiles(opts: { json?: boolean }, out: NodeJS.WritableStream
   }
   const rows = [
     ['profile', 'device', 'transports', 'fields'],
-    ...profiles.map((p) => [p.id, `${p.vendor} ${p.model}`, p.transports.join(', '), p.fields.map((f) => f.field).join(' ')]),
+    ...profiles.map((p) => [p.id, `${p.vendor} ${p.model}`, p.transports.join(', '), profileFields(p).map((f) => f.field).join(' ')]),
   ];
   out.write(`${table(rows)}\n\nDrivers in this version: ${SUPPORTED_TRANSPORTS.join(', ')}. Use: jishi probe <profile> <transport-url>\n`);
 }
@@ -32,7 +33,7 @@ export async function runProbe(
 ): Promise<void> {
   const profile = getProfile(profileId);
   if (profile === undefined) throw new Error(`unknown profile "${profileId}" (known: ${profileIds().join(', ')}; see jishi profiles)`);
-  const parsed = parseTransportUrl(url, profile.defaults);
+  const parsed = parseTransportUrl(url, profileDefaults(profile));
   if (!parsed.ok) throw new Error(`bad transport URL "${url}": ${parsed.errors.join('; ')}`);
   const transport = parsed.transport;
   if (!profile.transports.includes(transport.kind)) {
@@ -54,7 +55,7 @@ export async function runProbe(
       out.write(`${JSON.stringify({ profile: profile.id, target, ms, ...result }, null, 2)}\n`);
       return;
     }
-    const units = new Map(profile.fields.map((f) => [f.field, f.unit]));
+    const units = new Map(profileFields(profile).map((f) => [f.field, f.unit]));
     const rows = [['field', 'value', 'unit'], ...Object.entries(result.readings).map(([k, v]) => [k, String(v), units.get(k) ?? ''])];
     out.write(`${profile.vendor} ${profile.model} at ${target} (${ms} ms)\n\n${table(rows)}\n`);
     if (result.status !== undefined) out.write(`status: ${result.status}\n`);

@@ -2,6 +2,7 @@
  * Device transports are named by URL, the same form in config files and on the command line:
  *
  *   modbus-tcp://host:port?unit=1&timeout=1000
+ *   modbus-tcp://host:port?unit=1&framing=rtu      (RTU over TCP, e.g. a transparent serial server)
  *   modbus-rtu:///dev/ttyUSB0?baud=9600&unit=1&parity=none&data_bits=8&stop_bits=1
  *   serial:///dev/ttyS0?baud=9600
  *   mqtt://host:port/<topic>
@@ -17,6 +18,8 @@ export interface ModbusTcpTransport {
   port: number;
   unit: number;
   timeoutMs: number;
+  /** `tcp`: Modbus TCP (MBAP header); `rtu`: RTU frames (with CRC) over a TCP socket, as many serial servers speak. */
+  framing: 'tcp' | 'rtu';
 }
 
 export interface SerialLine {
@@ -127,7 +130,9 @@ export function parseTransportUrl(text: string, defaults: { baud?: number; unit?
   let transport: Transport | undefined;
   switch (kind) {
     case 'modbus-tcp': {
-      checkKnownParams(p, ['unit', 'timeout'], errors);
+      checkKnownParams(p, ['unit', 'timeout', 'framing'], errors);
+      const framing = p.get('framing') ?? 'tcp';
+      if (framing !== 'tcp' && framing !== 'rtu') errors.push(`framing must be tcp or rtu, got "${framing}"`);
       if (url.hostname === '') errors.push('missing host, e.g. modbus-tcp://192.0.2.10:502');
       if (url.pathname !== '' && url.pathname !== '/') errors.push(`unexpected path "${url.pathname}"`);
       transport = {
@@ -136,6 +141,7 @@ export function parseTransportUrl(text: string, defaults: { baud?: number; unit?
         port: url.port === '' ? 502 : Number(url.port),
         unit: intParam(p, 'unit', defaults.unit ?? 1, 0, 255, errors),
         timeoutMs: intParam(p, 'timeout', DEFAULT_TIMEOUT_MS, 10, 60_000, errors),
+        framing: framing === 'rtu' ? 'rtu' : 'tcp',
       };
       break;
     }
@@ -184,7 +190,7 @@ export function parseTransportUrl(text: string, defaults: { baud?: number; unit?
 export function formatTransport(t: Transport): string {
   switch (t.kind) {
     case 'modbus-tcp':
-      return `modbus-tcp://${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}?unit=${t.unit}`;
+      return `modbus-tcp://${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}?unit=${t.unit}${t.framing === 'rtu' ? '&framing=rtu' : ''}`;
     case 'modbus-rtu':
       return `modbus-rtu://${t.path.startsWith('/') ? '' : '/'}${t.path}?baud=${t.baud}&unit=${t.unit}`;
     case 'serial':

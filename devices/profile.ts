@@ -39,6 +39,21 @@ export interface ModbusField {
   unit: string;
 }
 
+/**
+ * How a driver may split and pace its requests, for devices and gateways that need it (all optional).
+ * A profile can set them; an instrument's `modbus:` section in the agent config overrides them.
+ */
+export interface ModbusRequestOptions {
+  /** Largest register count per request (1..125; default 125). */
+  maxRegisters?: number;
+  /** Unmapped registers bridged to merge two ranges into one request (default 0). */
+  maxGap?: number;
+  /** Pause between two requests to the device, ms (default 0). */
+  pauseMs?: number;
+  /** Read every field with its own request (default false). */
+  oneRequestPerField?: boolean;
+}
+
 export interface ModbusProfile {
   kind: 'modbus';
   /** Catalog id, e.g. `eastron-sdm120`. */
@@ -50,11 +65,132 @@ export interface ModbusProfile {
   source: string;
   transports: readonly TransportKind[];
   defaults: { unit: number; baud: number };
+  /** Request splitting and pacing this device needs; none by default. */
+  request?: ModbusRequestOptions;
   fields: readonly ModbusField[];
 }
 
-/** Every profile kind; serial and MQTT profiles join this union with the drivers issue. */
-export type DeviceProfile = ModbusProfile;
+/** Canonical instrument states a device status can map to (the collector's states). */
+export type DeviceState = 'off' | 'standby' | 'active' | 'fault' | 'unknown';
+export const DEVICE_STATES: readonly DeviceState[] = ['off', 'standby', 'active', 'fault', 'unknown'];
+
+/**
+ * A device status mapped to a state is sent as `<state>: <raw status>` (e.g. `active: RUN`); the collector
+ * classifies a status of that form as that state unless an instrument's own `status_states` rule matches first.
+ */
+export function mappedStatus(state: DeviceState, raw: string): string {
+  return `${state}: ${raw}`;
+}
+
+/** One value taken from a message or a matched line into a reading field. */
+export interface ValueField {
+  /** Reading field it feeds, e.g. `power_w` (docs/metric-schema.md). */
+  field: string;
+  /**
+   * MQTT JSON: a dot path into the payload (`ENERGY.Power`, `params.switch:0.apower`, `by_minute.0`);
+   * MQTT text: `` (the whole payload). Serial: the name of a regex group.
+   */
+  path: string;
+  /** value = raw * scale (+ offset); e.g. 1/60000 for watt-minutes -> kWh. Default 1. */
+  scale?: number;
+  /** Default 0. */
+  offset?: number;
+  /** Unit of the value after scaling, e.g. `W`, `kWh`. */
+  unit: string;
+}
+
+/** Where a device status comes from, and how its values map to states. */
+export interface StatusSource {
+  /** MQTT: a JSON dot path, or `` for a text payload. Serial: a regex group name. */
+  path: string;
+  /**
+   * Raw value (matched case-insensitively) -> state, e.g. `{ RUN: active, READY: standby }`. A mapped value is sent
+   * as `<state>: <raw>`; an unmapped one as the raw text (the collector's status_states and fault words apply).
+   */
+  map?: Readonly<Record<string, DeviceState>>;
+}
+
+/** One MQTT topic a device publishes to. */
+export interface MqttMessage {
+  /**
+   * Topic template: `{topic}` is replaced by the topic of the transport URL (the device's name or prefix),
+   * e.g. `tele/{topic}/SENSOR`, `shellies/{topic}/relay/0/power`, `{topic}/events/rpc`.
+   */
+  topic: string;
+  format: 'json' | 'text';
+  /** JSON only: take the message only when this path has this value (e.g. `method` = `NotifyStatus`). */
+  when?: { path: string; equals: string };
+  /** Values the message carries. A message updates only the fields it contains (deltas overlay the last state). */
+  fields: readonly ValueField[];
+  status?: StatusSource;
+}
+
+/**
+ * An MQTT device (smart plug, energy monitor). The driver subscribes to every message topic and holds the
+ * device's latest values; each poll reads them (sample-and-hold). The device is `unknown` (a read error) while
+ * its availability topic says offline, while the broker is unreachable, or when nothing arrived for stale_after_s.
+ */
+export interface MqttProfile {
+  kind: 'mqtt';
+  id: string;
+  vendor: string;
+  model: string;
+  description: string;
+  source: string;
+  transports: readonly TransportKind[];
+  messages: readonly MqttMessage[];
+  /** Online/offline topic (Tasmota LWT, Shelly `online`, Zigbee2MQTT availability), usually retained. */
+  availability?: {
+    topic: string;
+    format: 'json' | 'text';
+    /** JSON only: where the online word is, e.g. `state`. */
+    path?: string;
+    /** Values meaning online / offline, compared case-insensitively. */
+    online: readonly string[];
+    offline: readonly string[];
+  };
+  /** Held values older than this are stale (a read error); default 900 s (Tasmota's TelePeriod is 300 s). */
+  staleAfterS?: number;
+}
+
+/** One step of a serial exchange before the answer line is read. */
+export type SerialStep = { send: string } | { expect: string };
+
+/**
+ * A serial instrument. `listen`: it prints lines by itself; the driver keeps the latest matched line (held
+ * like an MQTT value, stale after staleAfterS). `query`: each poll runs `steps` (send a command, expect an
+ * acknowledgement such as ACK, send ENQ...) and then reads one answer line.
+ * Strings may hold control characters (`\x05` ENQ, `\x06` ACK, `\r`).
+ */
+export interface SerialProfile {
+  kind: 'serial';
+  id: string;
+  vendor: string;
+  model: string;
+  description: string;
+  source: string;
+  transports: readonly TransportKind[];
+  defaults: { baud: number };
+  mode: 'listen' | 'query';
+  /** Line terminator of what the instrument sends, e.g. `\r\n`. Commands are sent as written in `steps`. */
+  terminator: string;
+  /** query mode: what is sent/expected before the answer line; e.g. `[{ send: 'MEAS:POW?\n' }]`. */
+  steps?: readonly SerialStep[];
+  /** Regular expression (JavaScript syntax) with named groups, matched against each line (without terminator). */
+  pattern: string;
+  fields: readonly ValueField[];
+  status?: StatusSource;
+  /**
+   * A line the instrument would send, with `{group}` placeholders for every named group of `pattern`,
+   * e.g. `STATUS {status} P={power}`: the simulator prints it, and the catalog test checks that it matches.
+   */
+  template: string;
+  /** listen mode: a held line older than this is stale (a read error); default 60 s. */
+  staleAfterS?: number;
+}
+
+/** Every profile kind. */
+export type DeviceProfile = ModbusProfile | MqttProfile | SerialProfile;
 
 type FieldOptions = {
   fn?: ModbusFunction;
@@ -85,3 +221,16 @@ export const reg = {
   float32: factory('float32'),
   float64: factory('float64'),
 };
+
+/** Transport defaults a profile gives (a meter's factory baud rate and unit id), for parseTransportUrl. */
+export function profileDefaults(p: DeviceProfile): { baud?: number; unit?: number } {
+  return p.kind === 'mqtt' ? {} : p.defaults;
+}
+
+/** Every reading field a profile can produce, with its unit, in profile order (each field once). */
+export function profileFields(p: DeviceProfile): Array<{ field: string; unit: string }> {
+  const all = p.kind === 'mqtt' ? p.messages.flatMap((m) => m.fields) : p.fields;
+  const seen = new Map<string, string>();
+  for (const f of all) if (!seen.has(f.field)) seen.set(f.field, f.unit);
+  return [...seen].map(([field, unit]) => ({ field, unit }));
+}

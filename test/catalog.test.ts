@@ -16,7 +16,7 @@ import { silentLogger } from '../common/log.ts';
 import { parseTransportUrl, TRANSPORT_KINDS, type ModbusTcpTransport } from '../common/transport-url.ts';
 import { KNOWN_READING_FIELDS } from '../common/wire.ts';
 import { CATALOG, listProfiles, profileIds } from '../devices/catalog.ts';
-import { REGISTER_COUNT, type DeviceProfile, type ModbusField } from '../devices/profile.ts';
+import { REGISTER_COUNT, type DeviceProfile, type ModbusField, type ModbusProfile } from '../devices/profile.ts';
 import { startModbusTcpSimulator, type ModbusTcpSimulator } from '../devices/simulators/modbus-tcp.ts';
 import { createTrace, DEMO_TRACES, type Trace } from '../devices/traces.ts';
 
@@ -71,7 +71,9 @@ function resolution(field: ModbusField, value: number): number {
   }
 }
 
-const PROFILES = listProfiles();
+const ALL_PROFILES = listProfiles();
+/** The Modbus profiles (register maps); MQTT and serial profiles have their own invariants below. */
+const PROFILES = ALL_PROFILES.filter((p): p is ModbusProfile => p.kind === 'modbus');
 
 describe('device catalog', () => {
   it('has unique, kebab-case ids, and the map is keyed by them', () => {

@@ -4,12 +4,20 @@ import { formatTransport, parseTransportUrl } from '../common/transport-url.ts';
 describe('parseTransportUrl', () => {
   it('parses modbus-tcp with defaults', () => {
     const r = parseTransportUrl('modbus-tcp://192.0.2.10');
-    expect(r).toEqual({ ok: true, transport: { kind: 'modbus-tcp', host: '192.0.2.10', port: 502, unit: 1, timeoutMs: 1000 } });
+    expect(r).toEqual({ ok: true, transport: { kind: 'modbus-tcp', host: '192.0.2.10', port: 502, unit: 1, timeoutMs: 1000, framing: 'tcp' } });
   });
 
   it('parses modbus-tcp with port, unit and timeout', () => {
     const r = parseTransportUrl('modbus-tcp://meter.lab:1502?unit=7&timeout=250');
-    expect(r.ok && r.transport).toEqual({ kind: 'modbus-tcp', host: 'meter.lab', port: 1502, unit: 7, timeoutMs: 250 });
+    expect(r.ok && r.transport).toEqual({ kind: 'modbus-tcp', host: 'meter.lab', port: 1502, unit: 7, timeoutMs: 250, framing: 'tcp' });
+  });
+
+  it('parses RTU over TCP (framing=rtu) and rejects an unknown framing', () => {
+    const r = parseTransportUrl('modbus-tcp://192.0.2.20:4001?unit=3&framing=rtu');
+    expect(r.ok && r.transport).toMatchObject({ kind: 'modbus-tcp', port: 4001, unit: 3, framing: 'rtu' });
+    expect(r.ok && formatTransport(r.transport)).toBe('modbus-tcp://192.0.2.20:4001?unit=3&framing=rtu');
+    const bad = parseTransportUrl('modbus-tcp://192.0.2.20?framing=ascii');
+    expect(bad).toEqual({ ok: false, errors: ['framing must be tcp or rtu, got "ascii"'] });
   });
 
   it('uses the profile default unit when the URL has none', () => {

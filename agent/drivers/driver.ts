@@ -14,11 +14,17 @@
 import type { Clock } from '../../common/clock.ts';
 import type { Logger } from '../../common/log.ts';
 import type { Readings } from '../../common/wire.ts';
+import type { SharedResources } from './shared.ts';
 
 /** What a driver gets from the agent. */
 export interface DriverContext {
   clock: Clock;
   logger: Logger;
+  /**
+   * Connections shared by the drivers of one agent (an RS-485 port, an MQTT broker connection). A driver
+   * created without it (e.g. by `jishi probe`) owns its connection alone.
+   */
+  shared?: SharedResources;
 }
 
 /** One successful read. */
@@ -59,22 +65,11 @@ export interface PolledDriver {
   stats(): DriverStats;
 }
 
-/** What a push driver hands to the agent: a reading, or a device error, each with the device-side time. */
-export type PushEvent = { ts: number; readings: Readings; status?: string } | { ts: number; error: Error };
-
 /**
- * A driver the device pushes to (MQTT plugs, serial instruments that print status lines on their own).
- * Not implemented in this version: the shape the MQTT and serial-listen drivers will implement, and
- * the member of the Driver union they join.
+ * Every driver is polled. Devices that push (MQTT plugs, serial instruments that print status lines by
+ * themselves) are read sample-and-hold: their driver listens all the time, keeps the device's latest values,
+ * and each `read()` returns them, or fails when the device is offline (LWT / availability), the link is down,
+ * or the values are older than the profile's stale limit. Samples therefore come at the poll interval
+ * whatever the device's own publishing period, and an offline device becomes `unknown` at the collector.
  */
-export interface PushDriver {
-  readonly kind: 'push';
-  readonly target: string;
-  /** Subscribes / opens and calls `emit` for every reading until `stop()`. */
-  start(emit: (event: PushEvent) => void): Promise<void>;
-  stop(): Promise<void>;
-  stats(): DriverStats;
-}
-
-/** Every driver kind that exists in this version (PushDriver joins with the MQTT issue). */
 export type Driver = PolledDriver;

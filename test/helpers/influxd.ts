@@ -34,16 +34,7 @@ export function influxdAvailable(): boolean {
   }
 }
 
-/**
- * For `describe.skipIf(requireOrSkip(...))`: false when the tool is available. When it is missing the
- * suite is skipped with a printed reason, except in CI (CI=true), where a missing tool is an error.
- */
-export function requireOrSkip(name: string, available: boolean): boolean {
-  if (available) return false;
-  if (process.env.CI === 'true') throw new Error(`${name} is required in CI but is not available`);
-  console.warn(`skipping tests that need ${name}: it is not installed (set CI=true to make this an error)`);
-  return true;
-}
+export { requireOrSkip } from './require-tool.ts';
 
 function configToml(dir: string, httpPort: number, rpcPort: number): string {
   return `reporting-disabled = true
