@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CheckpointMismatchError, EngineParamsError, InstrumentEngine, OutOfOrderError, runEngine } from '../collector/engine/engine.ts';
 import { DEFAULT_ENGINE_PARAMS, FAULT_WORDS_MATCH, resolveParams, validateParams } from '../collector/engine/params.ts';
 import type { EngineParams, EngineSample, StateInterval } from '../collector/engine/types.ts';
+import { compileStatusStates, statusState } from '../collector/engine/classify.ts';
 
 /** 2025-03-03 00:00 in Asia/Shanghai (+08:00). */
 const DAY0 = Date.UTC(2025, 2, 2, 16);
@@ -265,6 +266,40 @@ describe('classification', () => {
     expect(shape(runEngine(samples, P, { now: T + 121 * M }).intervals, T)).toEqual([
       ['unknown', 0, 7200],
       ['active', 7200, 7260],
+    ]);
+  });
+});
+
+describe('device-mapped status (`<state>: <raw>`, sent by agents whose profile maps the status)', () => {
+  const own = compileStatusStates([
+    { match: '^active: RUN$', state: 'fault' },
+    { match: FAULT_WORDS_MATCH, state: 'fault' },
+  ]);
+  it('gives the mapped state, after the instrument rules and before the fault words', () => {
+    expect(statusState('standby: READY', compileStatusStates(P.status_states))).toBe('standby');
+    expect(statusState('off: 4', compileStatusStates(P.status_states))).toBe('off');
+    // The profile mapped "ERR" to active on purpose: the mapping outranks the fault words.
+    expect(statusState('active: ERR-LOG FULL', compileStatusStates(P.status_states))).toBe('active');
+    // An instrument's own rule outranks the mapping.
+    expect(statusState('active: RUN', own)).toBe('fault');
+    // Unmapped raw text: the fault words still apply, and no rule means no state.
+    expect(statusState('ERR 12', compileStatusStates(P.status_states))).toBe('fault');
+    expect(statusState('RUN', compileStatusStates(P.status_states))).toBeUndefined();
+    // Only the exact lower-case form is a mapping; with no built-in rule it is tried last.
+    expect(statusState('Active: RUN', compileStatusStates([]))).toBeUndefined();
+    expect(statusState('active:RUN', compileStatusStates([]))).toBeUndefined();
+    expect(statusState('active: RUN', compileStatusStates([]))).toBe('active');
+  });
+
+  it('classifies a status-only instrument (no power) through the mapping', () => {
+    const T = DAY0;
+    const samples = [
+      ...series(T, T + 300 * S, 10 * S, { status: 'standby: READY' }),
+      ...series(T + 300 * S, T + 600 * S, 10 * S, { status: 'active: RUN' }),
+    ];
+    expect(shape(runEngine(samples, P, { now: T + 600 * S }).intervals, T)).toEqual([
+      ['standby', 0, 300],
+      ['active', 300, 600],
     ]);
   });
 });

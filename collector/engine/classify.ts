@@ -2,8 +2,9 @@
  * State classification of one instrument's time-ordered samples into maximal state intervals.
  *
  * Rules (DOMAIN "Instrument states", "Missing data"):
- * - Raw state of a sample: `error` -> unknown; else the first `status_states` rule matching `status` (outranks
- *   power); else power with hysteresis relative to the current (committed) state: entering a higher state needs
+ * - Raw state of a sample: `error` -> unknown; else the first `status_states` rule matching `status`, where a
+ *   state the agent's profile mapped the status to (`active: RUN`) is tried just before the built-in fault
+ *   words (all outrank power); else power with hysteresis relative to the current (committed) state: entering a higher state needs
  *   power >= threshold*(1+h), leaving to a lower one needs power < threshold*(1-h). From fault/unknown (no power
  *   state to hold) the plain thresholds apply. No power and no matching status -> unknown.
  * - Minimum dwell: a different raw state becomes the state once its run has lasted min_dwell_s (the run counts
@@ -49,12 +50,25 @@ export function keepSample(s: EngineSample): KeptSample {
 export interface StatusMatcher {
   test: (status: string) => boolean;
   state: InstrumentState;
+  /** The built-in fault-words rule: the device-mapped state (deviceMappedState) is tried just before it. */
+  builtin?: true;
+}
+
+const DEVICE_MAPPED = /^(off|standby|active|fault|unknown): /;
+
+/**
+ * The state an agent's device profile already mapped the status to: agents send a mapped status as
+ * `<state>: <raw status>` (devices/profile.ts mappedStatus), e.g. `active: RUN`. Lower-case state, colon, space.
+ */
+export function deviceMappedState(status: string): InstrumentState | undefined {
+  const m = DEVICE_MAPPED.exec(status);
+  return m ? (m[1] as InstrumentState) : undefined;
 }
 
 /** Compiled `status_states` rules (case-insensitive regexes; FAULT_WORDS_MATCH means isFaultStatus). */
 export function compileStatusStates(rules: EngineParams['status_states']): StatusMatcher[] {
   return rules.map((r) => {
-    if (r.match === FAULT_WORDS_MATCH) return { test: isFaultStatus, state: r.state };
+    if (r.match === FAULT_WORDS_MATCH) return { test: isFaultStatus, state: r.state, builtin: true };
     const re = new RegExp(r.match, 'i');
     return { test: (s: string) => re.test(s), state: r.state };
   });
@@ -86,13 +100,30 @@ export function classifyContext(params: EngineParams): ClassifyContext {
   return { params, matchers: compileStatusStates(params.status_states) };
 }
 
+/**
+ * The state a status text gives: the rules in order, with the device-mapped state (deviceMappedState) tried
+ * just before the built-in fault-words rule (or after every rule when there is none); undefined when none applies.
+ */
+export function statusState(status: string, matchers: readonly StatusMatcher[]): InstrumentState | undefined {
+  let mappedTried = false;
+  for (const m of matchers) {
+    if (m.builtin && !mappedTried) {
+      mappedTried = true;
+      const mapped = deviceMappedState(status);
+      if (mapped !== undefined) return mapped;
+    }
+    if (m.test(status)) return m.state;
+  }
+  return mappedTried ? undefined : deviceMappedState(status);
+}
+
 /** The raw state of one sample, before dwell, relative to the current state. */
 export function rawState(s: KeptSample, current: InstrumentState, ctx: ClassifyContext): InstrumentState {
   if (s.error !== null) return 'unknown';
   if (s.status !== null) {
     const status = s.status;
-    const rule = ctx.matchers.find((m) => m.test(status));
-    if (rule !== undefined) return rule.state;
+    const state = statusState(status, ctx.matchers);
+    if (state !== undefined) return state;
   }
   if (s.power_w === null) return 'unknown';
   return powerState(s.power_w, current, ctx.params);
