@@ -14,6 +14,7 @@ import { silentLogger, type Logger } from '../common/log.ts';
 import type { AgentStatusReport, Sample } from '../common/wire.ts';
 import type { AgentConfig } from './config.ts';
 import type { PolledDriver } from './drivers/driver.ts';
+import { SharedResources } from './drivers/shared.ts';
 import { startHealthServer, type HealthServer } from './health-server.ts';
 import { createDriver as defaultCreateDriver } from './drivers/index.ts';
 import type { Outbox, OutboxStats } from './outbox.ts';
@@ -122,11 +123,13 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
   };
 
   const create = options.createDriver ?? defaultCreateDriver;
+  // One RS-485 port for all units on it, one connection per MQTT broker: shared by this agent's drivers only.
+  const shared = new SharedResources();
   const drivers: PolledDriver[] = [];
   const samplers: Sampler[] = [];
   try {
     for (const instrument of config.instruments) {
-      const driver = create(instrument, { clock, logger: logger.child({ instrument: instrument.id }) });
+      const driver = create(instrument, { clock, logger: logger.child({ instrument: instrument.id }), shared });
       drivers.push(driver);
       samplers.push(new Sampler({ instrumentId: instrument.id, driver, intervalMs: instrument.pollIntervalMs, clock, logger, sink }));
     }

@@ -4,11 +4,12 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { checkBaseUrl, isRecord } from '../common/config-issues.ts';
+import { checkBaseUrl, isRecord, schemaIssues } from '../common/config-issues.ts';
 import type { ConfigIssue } from '../common/errors.ts';
 import { parseTransportUrl, TRANSPORT_KINDS, type Transport, type TransportKind } from '../common/transport-url.ts';
 import { getProfile, profileIds } from '../devices/catalog.ts';
-import { profileDefaults, type DeviceProfile } from '../devices/profile.ts';
+import { profileDefaults, type DeviceProfile, type ModbusRequestOptions } from '../devices/profile.ts';
+import { checkProfile, ModbusRequestSchema, PROFILE_SCHEMAS, toDeviceProfile, type ModbusRequestEntry, type ProfileEntry } from '../devices/profile-schema.ts';
 import { AGENT_DEFAULTS, CONFIG_LIMITS, HEALTH_OFF } from './config-schema.ts';
 import { SUPPORTED_TRANSPORTS, hasDriver } from './drivers/index.ts';
 
@@ -18,9 +19,16 @@ export interface Resolved {
   collectorUrl: string;
   /** state_dir, absolute. */
   stateDir: string;
-  instruments: Array<{ profile: DeviceProfile; transport: Transport }>;
+  instruments: Array<ResolvedInstrument>;
   /** health.listen, parsed; null when off. */
   health: HealthListen | null;
+}
+
+export interface ResolvedInstrument {
+  profile: DeviceProfile;
+  transport: Transport;
+  /** Modbus request options: the profile's, overridden by the instrument's `modbus:` section. */
+  modbus?: ModbusRequestOptions;
 }
 
 /** Where the local health endpoint listens. */
@@ -97,17 +105,34 @@ function checkCollector(collector: unknown, baseDir: string, issues: ConfigIssue
 function checkInstrument(
   entry: Record<string, unknown>,
   index: number,
+  custom: ReadonlyMap<string, DeviceProfile | null>,
   issues: ConfigIssue[],
-): { profile: DeviceProfile; transport: Transport } | undefined {
+): ResolvedInstrument | undefined {
   const base = `/instruments/${index}`;
   const instrument = typeof entry.id === 'string' && entry.id !== '' ? entry.id : `#${index + 1}`;
   const add = (path: string, message: string, value?: unknown): void => {
     issues.push({ path: `${base}${path}`, instrument, ...(value === undefined ? {} : { value }), message });
   };
   let profile: DeviceProfile | undefined;
+  let customInvalid = false;
   if (typeof entry.profile === 'string' && entry.profile !== '') {
-    profile = getProfile(entry.profile);
-    if (!profile) add('/profile', `unknown device profile (known: ${profileIds().join(', ')})`, entry.profile);
+    const own = custom.get(entry.profile);
+    customInvalid = own === null; // declared under profiles: with errors, reported there
+    profile = own ?? getProfile(entry.profile);
+    if (!profile && !customInvalid) {
+      const declared = [...custom].filter(([id, p]) => p !== null && !getProfile(id)).map(([id]) => id);
+      add('/profile', `unknown device profile (known: ${[...profileIds(), ...declared].join(', ')}; see jishi profiles)`, entry.profile);
+    }
+  }
+  let modbus: ModbusRequestOptions | undefined;
+  if (entry.modbus !== undefined && profile && profile.kind !== 'modbus') {
+    add('/modbus', `the modbus section applies to Modbus profiles only; ${profile.id} is a ${profile.kind} profile`);
+  } else if (profile?.kind === 'modbus') {
+    const own = isRecord(entry.modbus) && schemaIssues(ModbusRequestSchema, entry.modbus, { secretPath: /^$/ }).length === 0
+      ? requestOptions(entry.modbus as ModbusRequestEntry)
+      : {};
+    const merged = { ...profile.request, ...own };
+    if (Object.keys(merged).length > 0) modbus = merged;
   }
   if (typeof entry.transport !== 'string' || entry.transport === '') return undefined;
   const text = entry.transport;
@@ -123,7 +148,51 @@ function checkInstrument(
     for (const message of parsed.errors) add('/transport', message, redact(text));
     return undefined;
   }
-  return profile ? { profile, transport: parsed.transport } : undefined;
+  if (!profile) return undefined;
+  return { profile, transport: parsed.transport, ...(modbus ? { modbus } : {}) };
+}
+
+/** The `modbus:` section (snake_case) as ModbusRequestOptions. */
+export function requestOptions(r: ModbusRequestEntry): ModbusRequestOptions {
+  return {
+    ...(r.max_registers === undefined ? {} : { maxRegisters: r.max_registers }),
+    ...(r.max_gap === undefined ? {} : { maxGap: r.max_gap }),
+    ...(r.pause_ms === undefined ? {} : { pauseMs: r.pause_ms }),
+    ...(r.one_request_per_field === undefined ? {} : { oneRequestPerField: r.one_request_per_field }),
+  };
+}
+
+/**
+ * The `profiles:` section: each entry checked against the schema of its kind and the profile invariants.
+ * Returns id -> profile, or null for an entry with errors (instruments using it are then not reported again).
+ */
+function checkProfiles(value: unknown, issues: ConfigIssue[]): Map<string, DeviceProfile | null> {
+  const out = new Map<string, DeviceProfile | null>();
+  if (!Array.isArray(value)) return out;
+  value.forEach((entry: unknown, i) => {
+    const base = `/profiles/${i}`;
+    const id = isRecord(entry) && typeof entry.id === 'string' ? entry.id : undefined;
+    const add = (path: string, message: string, v?: unknown): void => {
+      issues.push({ path: `${base}${path}`, ...(v === undefined ? {} : { value: v }), message: id ? `profile ${id}: ${message}` : message });
+    };
+    if (!isRecord(entry)) return add('', 'must be a mapping with id, kind and the fields of that kind');
+    const kind = entry.kind;
+    const schema = typeof kind === 'string' ? PROFILE_SCHEMAS[kind as keyof typeof PROFILE_SCHEMAS] : undefined;
+    if (!schema) return add('/kind', `must be one of ${Object.keys(PROFILE_SCHEMAS).join(', ')}`, kind);
+    if (id !== undefined && getProfile(id)) add('/id', 'is the id of a catalog profile; choose another id', id);
+    if (id !== undefined && out.has(id)) add('/id', 'is declared twice', id);
+    const errors = schemaIssues(schema, entry, { secretPath: /^$/ });
+    for (const e of errors) issues.push({ ...e, path: `${base}${e.path}`, message: id ? `profile ${id}: ${e.message}` : e.message });
+    let profile: DeviceProfile | null = null;
+    if (errors.length === 0) {
+      profile = toDeviceProfile(entry as ProfileEntry);
+      const problems = checkProfile(profile);
+      for (const p of problems) add('', p);
+      if (problems.length > 0) profile = null;
+    }
+    if (id !== undefined && !out.has(id)) out.set(id, profile);
+  });
+  return out;
 }
 
 /** Resolves state_dir against baseDir; an existing path must be a directory (it is created at start when missing). */
@@ -145,7 +214,8 @@ export function checkSemantics(root: unknown, baseDir: string, issues: ConfigIss
   const collector = checkCollector(root.collector, baseDir, issues);
   const stateDir = checkStateDir(root.state_dir, baseDir, issues);
   const health = checkHealth(root.health, issues);
-  const instruments: Array<Resolved['instruments'][number] | undefined> = [];
+  const custom = checkProfiles(root.profiles, issues);
+  const instruments: Array<ResolvedInstrument | undefined> = [];
   const seen = new Map<string, number>();
   const entries = Array.isArray(root.instruments) ? root.instruments : [];
   entries.forEach((entry: unknown, i) => {
@@ -163,7 +233,7 @@ export function checkSemantics(root: unknown, baseDir: string, issues: ConfigIss
         seen.set(entry.id, i);
       }
     }
-    instruments[i] = checkInstrument(entry, i, issues);
+    instruments[i] = checkInstrument(entry, i, custom, issues);
   });
   const maxBatch = typeof root.max_batch_samples === 'number' ? root.max_batch_samples : CONFIG_LIMITS.max_batch_samples.default;
   const maxQueue = root.max_queue_samples;

@@ -24,10 +24,16 @@
  *     profile: eastron-sdm120
  *     transport: modbus-tcp://192.0.2.10:502?unit=1
  *     poll_interval_s: 1
+ *     modbus: { max_registers: 40, pause_ms: 50 }   # request splitting and pacing (Modbus only)
+ * profiles:                           # devices the catalog does not have (devices/profile-schema.ts)
+ *   - id: my-plug
+ *     kind: mqtt
+ *     messages: [{ topic: 'lab/{topic}/power', format: text, fields: [{ field: power_w, path: '', unit: W }] }]
  * ```
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { IdPattern, MAX_SAMPLES_PER_BATCH } from '../common/wire.ts';
+import { ModbusRequestSchema } from '../devices/profile-schema.ts';
 
 /** Defaults and bounds of the numeric settings (seconds where the key ends in `_s`). */
 export const CONFIG_LIMITS = {
@@ -93,6 +99,7 @@ export const InstrumentEntrySchema = Type.Object(
     profile: Type.String({ minLength: 1, description: 'Device profile id from the catalog, e.g. eastron-sdm120' }),
     transport: Type.String({ minLength: 1, description: 'Transport URL, e.g. modbus-tcp://192.0.2.10:502?unit=1' }),
     poll_interval_s: Type.Optional(seconds('poll_interval_s', 'Overrides the agent-wide poll interval')),
+    modbus: Type.Optional(ModbusRequestSchema),
   },
   { additionalProperties: false },
 );
@@ -118,6 +125,8 @@ export const AgentConfigSchema = Type.Object(
     state_dir: Type.Optional(Type.String({ minLength: 1, description: 'Directory of the durable outbox, relative to the config file' })),
     outbox: Type.Optional(OutboxSectionSchema),
     health: Type.Optional(HealthSectionSchema),
+    /** Checked entry by entry against the schema of its `kind` (devices/profile-schema.ts) in config-checks.ts. */
+    profiles: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 200, description: 'Device profiles declared here, for devices the catalog does not have' })),
     instruments: Type.Array(InstrumentEntrySchema, { minItems: 1 }),
   },
   { additionalProperties: false },

@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { parseConfigYaml, readConfigFile, schemaIssues, sortByPath, type SchemaIssueOptions } from '../common/config-issues.ts';
 import { ConfigError, type ConfigIssue } from '../common/errors.ts';
 import { formatTransport, type Transport } from '../common/transport-url.ts';
-import type { DeviceProfile } from '../devices/profile.ts';
+import type { DeviceProfile, ModbusRequestOptions } from '../devices/profile.ts';
 import { checkSemantics, parseHealthListen, type HealthListen, type Resolved } from './config-checks.ts';
 import { AGENT_DEFAULTS, AgentConfigSchema, CONFIG_LIMITS, HealthSectionSchema, type AgentConfigFile, type OutboxSyncMode } from './config-schema.ts';
 import { substituteEnv } from './env.ts';
@@ -25,6 +25,8 @@ export interface InstrumentConfig {
   /** The transport URL without credentials, for logs and status. */
   target: string;
   pollIntervalMs: number;
+  /** Modbus request splitting and pacing: the profile's `request`, overridden by the instrument's `modbus:`. */
+  modbus?: ModbusRequestOptions;
 }
 
 /** The resolved agent configuration. */
@@ -120,7 +122,7 @@ function resolveConfig(file: AgentConfigFile, r: Resolved, source: string): Agen
     },
     health: r.health,
     instruments: file.instruments.map((entry, i) => {
-      const { profile, transport } = r.instruments[i]!;
+      const { profile, transport, modbus } = r.instruments[i]!;
       return {
         id: entry.id,
         ...(entry.name === undefined ? {} : { name: entry.name }),
@@ -128,6 +130,7 @@ function resolveConfig(file: AgentConfigFile, r: Resolved, source: string): Agen
         transport,
         target: formatTransport(transport),
         pollIntervalMs: toMs(entry.poll_interval_s ?? pollS),
+        ...(modbus ? { modbus } : {}),
       };
     }),
   };

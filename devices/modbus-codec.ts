@@ -33,6 +33,11 @@ export interface PlanOptions {
    * Default 0: only contiguous or overlapping ranges are merged.
    */
   maxGap?: number;
+  /**
+   * Every field gets a request of its own (for devices that refuse multi-field reads); maxGap is then ignored.
+   * Default false.
+   */
+  oneRequestPerField?: boolean;
 }
 
 /** The Modbus protocol limit for functions 3 and 4. */
@@ -191,12 +196,14 @@ function fieldEnd(field: ModbusField): number {
 /**
  * Plans the read requests for a set of fields: groups by function code (3 before 4), sorts by address and
  * merges ranges that touch, overlap or are at most `maxGap` registers apart, as long as the merged request
- * stays within `maxRegisters`. A field is never split across requests.
+ * stays within `maxRegisters`. A field is never split across requests. With `oneRequestPerField` nothing is merged:
+ * every field is read by a request of its own (same order: by function, then address).
  * @throws JishiError JISHI_ERR_DEVICE_DECODE when one field alone is wider than maxRegisters.
  */
 export function planReads(fields: readonly ModbusField[], options: PlanOptions = {}): ReadRequest[] {
   const maxRegisters = options.maxRegisters ?? MAX_READ_REGISTERS;
   const maxGap = options.maxGap ?? 0;
+  const merge = options.oneRequestPerField !== true;
   const byFn = new Map<ModbusFunction, ModbusField[]>();
   for (const f of fields) {
     const list = byFn.get(f.fn) ?? [];
@@ -212,7 +219,7 @@ export function planReads(fields: readonly ModbusField[], options: PlanOptions =
       if (width > maxRegisters) {
         throw new JishiError('JISHI_ERR_DEVICE_DECODE', `field ${f.field} needs ${width} registers, more than maxRegisters ${maxRegisters}`);
       }
-      if (current) {
+      if (current && merge) {
         const end = current.address + current.count;
         const newEnd = Math.max(end, fieldEnd(f));
         if (f.address - end <= maxGap && newEnd - current.address <= maxRegisters) {

@@ -108,6 +108,12 @@ export interface StatusSource {
    * as `<state>: <raw>`; an unmapped one as the raw text (the collector's status_states and fault words apply).
    */
   map?: Readonly<Record<string, DeviceState>>;
+  /**
+   * Optional: every raw value the device sends there, mapped or not, as sent (an MQTT JSON payload may carry a
+   * boolean or a number), e.g. `['ON', 'OFF']`, `[true, false]`. Simulators take the value for a state from `map`,
+   * else the first value `map` leaves unmapped (a relay that is ON says nothing about the instrument's state).
+   */
+  values?: readonly (string | number | boolean)[];
 }
 
 /** One MQTT topic a device publishes to. */
@@ -187,6 +193,31 @@ export interface SerialProfile {
   template: string;
   /** listen mode: a held line older than this is stale (a read error); default 60 s. */
   staleAfterS?: number;
+  /** Hints for the simulator (devices/simulators/serial-instrument.ts) where the template alone is not enough. */
+  simulate?: SerialSimulation;
+}
+
+/**
+ * How the serial simulator renders `template` from a trace reading, where the defaults do not fit. Defaults: a
+ * field takes the trace reading of the same name, written with up to 6 significant digits; the status group takes
+ * a raw value whose `status.map` gives the trace's state.
+ */
+export interface SerialSimulation {
+  /** Raw status value for a state the status map does not give, e.g. `{ fault: 'ERR 12', active: '0' }`. */
+  status?: Readonly<Partial<Record<DeviceState, string>>>;
+  /** By reading field: where the value comes from and how it is written. */
+  values?: Readonly<Record<string, SerialSimulatedValue>>;
+}
+
+export interface SerialSimulatedValue {
+  /** Trace reading field the value is taken from (default: the field itself), times `scale` (default 1). */
+  from?: string;
+  scale?: number;
+  /**
+   * `fixed`: `digits` decimals (`100.00`); `exponential`: NR3 with `digits` mantissa decimals (`1.2345E+02`).
+   * `sign`: always write the sign (`+1.2345E+02`).
+   */
+  format?: { style: 'fixed' | 'exponential'; digits: number; sign?: boolean };
 }
 
 /** Every profile kind. */
