@@ -123,3 +123,21 @@ instruments:
     );
   });
 });
+
+describe('docs/config.md "Declaring a profile"', () => {
+  it('shows an example that loads as it is', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync(new URL('../docs/config.md', import.meta.url), 'utf8');
+    const section = doc.slice(doc.indexOf('### Declaring a profile'));
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(section)![1]!;
+    const config = parseAgentConfig(`${HEAD}${yaml}`, 'config.md', {});
+    expect(config.instruments.map((i) => [i.id, i.profile.kind, i.profile.id])).toEqual([
+      ['ICP-2016-001', 'modbus', 'lab-meter'],
+      ['PCR-2022-004', 'mqtt', 'lab-json-plug'],
+      ['TF-2019-002', 'serial', 'lab-furnace'],
+    ]);
+    const furnace = config.instruments[2]!.profile;
+    expect(furnace.kind === 'serial' && new RegExp(furnace.pattern).exec('ERR 12,T=612.5')?.groups).toEqual({ state: 'ERR 12', temp: '612.5' });
+    expect(furnace.kind === 'serial' && furnace.steps).toEqual([{ send: 'STAT?\r\n' }]);
+  });
+});
