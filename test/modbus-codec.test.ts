@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { JishiError } from '../common/errors.ts';
 import { decodeField, decodeRequest, encodeField, planReads } from '../devices/modbus-codec.ts';
+import { crc16Modbus, hasValidCrc, withCrc } from '../devices/modbus-crc.ts';
 import { reg, REGISTER_COUNT, type ByteOrder, type ModbusField, type RegisterType } from '../devices/profile.ts';
 
 const ORDERS: readonly ByteOrder[] = ['ABCD', 'DCBA', 'BADC', 'CDAB'];
@@ -183,5 +184,73 @@ describe('planReads', () => {
     block.splice(4, 1, ...encodeField(c, 7));
     block.splice(10, 2, ...encodeField(far, -1.25));
     expect(decodeRequest(req!, block)).toEqual({ a_w: 230.5, c_w: 7, far_w: -1.25 });
+  });
+});
+
+describe('planReads oneRequestPerField', () => {
+  const a = reg.float32('a_w', 0, 'W', { fn: 4 });
+  const b = reg.float32('b_w', 2, 'W', { fn: 4 });
+  const c = reg.uint16('c_w', 4, 'W', { fn: 4 });
+  const far = reg.float32('far_w', 10, 'W', { fn: 4 });
+  const hold = reg.int16('h_w', 0, 'W', { fn: 3 });
+  const shape = (plan: ReturnType<typeof planReads>) => plan.map((r) => [r.fn, r.address, r.count, r.fields.map((f) => f.field)]);
+
+  it('gives every field its own request, ordered by function code then address', () => {
+    expect(shape(planReads([far, c, hold, b, a], { oneRequestPerField: true }))).toEqual([
+      [3, 0, 1, ['h_w']],
+      [4, 0, 2, ['a_w']],
+      [4, 2, 2, ['b_w']],
+      [4, 4, 1, ['c_w']],
+      [4, 10, 2, ['far_w']],
+    ]);
+  });
+
+  it('ignores maxGap and keeps overlapping fields apart', () => {
+    expect(planReads([a, b, c, far], { oneRequestPerField: true, maxGap: 100 })).toHaveLength(4);
+    const lo = reg.uint16('lo_w', 1, 'W');
+    const wide = reg.uint32('wide_w', 0, 'W');
+    expect(planReads([lo, wide], { oneRequestPerField: true }).map((r) => [r.address, r.count])).toEqual([
+      [0, 2],
+      [1, 1],
+    ]);
+  });
+
+  it('still refuses a field wider than maxRegisters', () => {
+    expect(() => planReads([reg.float64('x_w', 0, 'W')], { oneRequestPerField: true, maxRegisters: 2 })).toThrow(JishiError);
+  });
+
+  it('false or absent keeps the merged plan', () => {
+    expect(shape(planReads([a, b, c], { oneRequestPerField: false }))).toEqual(shape(planReads([a, b, c])));
+    expect(planReads([a, b, c])).toHaveLength(1);
+  });
+
+  it('each single-field request decodes its field', () => {
+    const plan = planReads([a, c], { oneRequestPerField: true });
+    expect(decodeRequest(plan[0]!, encodeField(a, 230.5))).toEqual({ a_w: 230.5 });
+    expect(decodeRequest(plan[1]!, encodeField(c, 7))).toEqual({ c_w: 7 });
+  });
+});
+
+describe('crc16Modbus (RTU frame checksum)', () => {
+  // Known answers worked out independently (Python bit loop and modbus-serial's utils/crc16):
+  // 01 04 00 00 00 0A -> 0x0D70 (wire 70 0D), 01 03 00 00 00 01 -> 0x0A84 (wire 84 0A),
+  // and the CRC-16/MODBUS catalogue check value for "123456789": 0x4B37.
+  it('matches known answers', () => {
+    expect(crc16Modbus(Uint8Array.from([0x01, 0x04, 0x00, 0x00, 0x00, 0x0a]))).toBe(0x0d70);
+    expect(crc16Modbus(Uint8Array.from([0x01, 0x03, 0x00, 0x00, 0x00, 0x01]))).toBe(0x0a84);
+    expect(crc16Modbus(new TextEncoder().encode('123456789'))).toBe(0x4b37);
+  });
+
+  it('appends the CRC low byte first and checks it', () => {
+    const frame = withCrc(Uint8Array.from([0x01, 0x04, 0x00, 0x00, 0x00, 0x0a]));
+    expect([...frame]).toEqual([0x01, 0x04, 0x00, 0x00, 0x00, 0x0a, 0x70, 0x0d]);
+    expect(hasValidCrc(frame)).toBe(true);
+    frame[3] = 0x01;
+    expect(hasValidCrc(frame)).toBe(false);
+    // a frame inside a larger buffer
+    const buf = Buffer.concat([Buffer.from([0xff, 0xee]), withCrc(Uint8Array.from([0x07, 0x03, 0x00, 0x0c, 0x00, 0x02]))]);
+    expect(hasValidCrc(buf, 2)).toBe(true);
+    expect(hasValidCrc(buf, 1)).toBe(false);
+    expect(hasValidCrc(Uint8Array.from([0x01, 0x02]))).toBe(false);
   });
 });

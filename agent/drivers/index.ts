@@ -6,6 +6,7 @@ import { JishiError } from '../../common/errors.ts';
 import type { TransportKind } from '../../common/transport-url.ts';
 import type { InstrumentConfig } from '../config.ts';
 import type { DriverContext, PolledDriver } from './driver.ts';
+import { ModbusRtuDriver } from './modbus-rtu.ts';
 import { ModbusTcpDriver } from './modbus-tcp.ts';
 
 export type { DriverContext, PolledDriver } from './driver.ts';
@@ -16,7 +17,12 @@ const FACTORIES: Partial<Record<TransportKind, DriverFactory>> = {
   'modbus-tcp': (instrument, ctx) => {
     const { transport, profile } = instrument;
     if (transport.kind !== 'modbus-tcp' || profile.kind !== 'modbus') throw mismatch(instrument);
-    return new ModbusTcpDriver({ profile, transport }, ctx);
+    return new ModbusTcpDriver({ profile, transport, ...(instrument.modbus ? { request: instrument.modbus } : {}) }, ctx);
+  },
+  'modbus-rtu': (instrument, ctx) => {
+    const { transport, profile } = instrument;
+    if (transport.kind !== 'modbus-rtu' || profile.kind !== 'modbus') throw mismatch(instrument);
+    return new ModbusRtuDriver({ profile, transport, ...(instrument.modbus ? { request: instrument.modbus } : {}) }, ctx);
   },
 };
 

@@ -1,12 +1,22 @@
 /**
- * Modbus TCP driver (modbus-serial). Reads the profile's fields with as few requests as the codec plans,
- * one connection per driver instance.
+ * Modbus TCP driver (modbus-serial). Reads the profile's fields with as few requests as the codec plans (or as
+ * the request options say: at most N registers, one request per field, a pause between requests; see
+ * ./modbus-request.ts), one connection per driver instance.
+ *
+ * Framing (`transport.framing`):
+ * - `tcp`: Modbus TCP, MBAP header with transaction ids (`connectTCP`).
+ * - `rtu`: RTU frames with CRC over a plain TCP socket, as serial device servers in transparent mode speak.
+ *   modbus-serial 8's `connectTcpRTUBuffered` does NOT do that: its TcpRTUBufferedPort strips the CRC and adds an
+ *   MBAP header (it is Modbus TCP under another name). Its TelnetPort (`connectTelnet`) writes the RTU frame as is
+ *   and reassembles the answer by unit, function and expected length, so `rtu` uses `connectTelnet`.
  *
  * Connection handling:
  * - Connects lazily on the first read (or eagerly with open()), with the transport's timeout.
  * - A timeout, a lost link or a malformed answer drops the connection; the next read reconnects. This keeps
- *   a late answer to a timed-out request (transaction-id mismatch) from being taken for a later one.
+ *   a late answer to a timed-out request (transaction-id mismatch; with RTU framing there is no transaction id
+ *   at all) from being taken for a later one.
  * - A Modbus exception keeps the connection: the device answered properly.
+ * - The pause between requests (pauseMs) runs on the driver's clock (ctx.clock), between two requests of one read.
  * - Two instruments on the same host:port (different unit ids) each hold their own connection in this
  *   version; sharing one connection per gateway comes with the drivers issue.
  */
@@ -14,19 +24,24 @@ import ModbusSerial from 'modbus-serial';
 import type { TimerHandle } from '../../common/clock.ts';
 import { JishiError } from '../../common/errors.ts';
 import { formatTransport, type ModbusTcpTransport } from '../../common/transport-url.ts';
-import type { Readings } from '../../common/wire.ts';
-import { decodeRequest, planReads, type PlanOptions, type ReadRequest } from '../../devices/modbus-codec.ts';
-import type { ModbusProfile } from '../../devices/profile.ts';
-import type { DriverContext, DriverStats, PolledDriver, RawFrame, ReadResult } from './driver.ts';
+import type { PlanOptions, ReadRequest } from '../../devices/modbus-codec.ts';
+import type { ModbusProfile, ModbusRequestOptions } from '../../devices/profile.ts';
+import type { DriverContext, DriverStats, PolledDriver, ReadResult } from './driver.ts';
 import { toDeviceError, type ModbusRequestInfo } from './modbus-errors.ts';
+import { modbusRequestPlan, readPlan, type ModbusRequestPlan } from './modbus-request.ts';
 
 // modbus-serial is CommonJS: the default import is module.exports, whose `default` is the client class.
 const ModbusRTU = ModbusSerial.default;
 type ModbusRTU = InstanceType<typeof ModbusRTU>;
 
+/**
+ * `request` (and, for compatibility, the top-level PlanOptions maxRegisters / maxGap) override the profile's
+ * `request` options field by field; `request` wins over the top-level ones.
+ */
 export interface ModbusTcpDriverOptions extends PlanOptions {
   profile: ModbusProfile;
   transport: ModbusTcpTransport;
+  request?: ModbusRequestOptions;
 }
 
 /** One TCP connection; `lost` rejects when the peer closes it, so pending requests fail at once. */
@@ -41,7 +56,7 @@ export class ModbusTcpDriver implements PolledDriver {
   readonly kind = 'polled';
   readonly target: string;
   readonly #transport: ModbusTcpTransport;
-  readonly #plan: ReadRequest[];
+  readonly #plan: ModbusRequestPlan;
   readonly #ctx: DriverContext;
   #conn: Connection | undefined;
   #connecting: Promise<Connection> | undefined;
@@ -51,7 +66,8 @@ export class ModbusTcpDriver implements PolledDriver {
   constructor(options: ModbusTcpDriverOptions, ctx: DriverContext) {
     this.#transport = options.transport;
     this.target = formatTransport(options.transport);
-    this.#plan = planReads(options.profile.fields, options);
+    const { maxRegisters, maxGap, oneRequestPerField } = options;
+    this.#plan = modbusRequestPlan(options.profile, { maxRegisters, maxGap, oneRequestPerField }, options.request);
     this.#ctx = ctx;
   }
 
@@ -61,14 +77,7 @@ export class ModbusTcpDriver implements PolledDriver {
 
   async read(options: { raw?: boolean } = {}): Promise<ReadResult> {
     const conn = await this.#connection();
-    const readings: Readings = {};
-    const raw: RawFrame[] = [];
-    for (const req of this.#plan) {
-      const registers = await this.#request(conn, req);
-      if (options.raw) raw.push({ request: `fn ${req.fn} 0x${req.address.toString(16).padStart(4, '0')}+${req.count}`, data: [...registers] });
-      Object.assign(readings, decodeRequest(req, registers));
-    }
-    return options.raw ? { readings, raw } : { readings };
+    return readPlan(this.#plan, this.#ctx.clock, (req) => this.#request(conn, req), options);
   }
 
   async close(): Promise<void> {
@@ -110,7 +119,7 @@ export class ModbusTcpDriver implements PolledDriver {
   }
 
   async #connect(): Promise<Connection> {
-    const { host, port, unit, timeoutMs } = this.#transport;
+    const { host, port, unit, timeoutMs, framing } = this.#transport;
     const client = new ModbusRTU();
     // modbus-serial re-emits port errors; without a listener an 'error' event would crash the process.
     client.on('error', () => undefined);
@@ -120,7 +129,9 @@ export class ModbusTcpDriver implements PolledDriver {
       timer = clock.setTimeout(() => reject(new Error(`TCP connection to ${host}:${port} timed out after ${timeoutMs} ms`)), timeoutMs);
     });
     try {
-      await Promise.race([client.connectTCP(host, { port }), timeout]);
+      const connected = framing === 'rtu' ? client.connectTelnet(host, { port }) : client.connectTCP(host, { port });
+      connected.catch(() => undefined);
+      await Promise.race([connected, timeout]);
     } catch (err) {
       destroy(client);
       throw toDeviceError(err, this.#info());

@@ -1,39 +1,23 @@
 /**
  * An in-process Modbus TCP server that simulates metered instruments, for tests and the demo.
  *
- * Each configured unit id serves one profile: on every read the unit's trace is evaluated at clock.now()
- * and each profile field is encoded with encodeField into its registers.
+ * Each configured unit id serves one profile, answered by the rules in ./modbus-registers.ts (shared with the
+ * RTU simulators): registers from the unit's trace at clock.now(), exception 2 for a range without a field,
+ * exception 3 for more than 125 registers, silence for a unit set offline.
  *
- * Answers:
+ * Specific to this Modbus TCP gateway:
  * - functions 3 and 4 only (others: exception 1, illegal function, from modbus-serial);
- * - a range that overlaps at least one field of that function: the registers, unmapped ones read as 0;
- * - a range that touches no field of that function, or runs past 0xFFFF: exception 2 (illegal data address);
- * - more than 125 registers: exception 3 (illegal data value);
  * - a unit id that is not configured: exception 0x0B (gateway target device failed to respond),
- *   as a Modbus TCP to RS-485 gateway answers for a silent unit;
- * - a unit set offline with setOffline(): no answer at all (the client times out).
+ *   as a Modbus TCP to RS-485 gateway answers for a silent unit.
  */
 import { ServerTCP, type FCallbackVal, type IServiceVector } from 'modbus-serial';
 import { systemClock, type Clock } from '../../common/clock.ts';
 import { freePort } from '../../common/net.ts';
-import { encodeField, MAX_READ_REGISTERS } from '../modbus-codec.ts';
-import { REGISTER_COUNT, type ModbusFunction, type ModbusProfile } from '../profile.ts';
-import type { Trace, TraceState } from '../traces.ts';
+import type { ModbusFunction } from '../profile.ts';
+import type { TraceState } from '../traces.ts';
+import { GATEWAY_TARGET_FAILED, SimulatedUnits, type SimulatedDevice, type SimulatedRequest } from './modbus-registers.ts';
 
-export interface SimulatedDevice {
-  /** Modbus unit id, 1..247 (0 and 248..255 are accepted too, for odd gateways). */
-  unit: number;
-  profile: ModbusProfile;
-  trace: Trace;
-}
-
-/** One read the simulator received (for tests that count or inspect requests). */
-export interface SimulatedRequest {
-  unit: number;
-  fn: ModbusFunction;
-  address: number;
-  count: number;
-}
+export type { SimulatedDevice, SimulatedRequest } from './modbus-registers.ts';
 
 export interface ModbusTcpSimulatorOptions {
   /** Address to listen on (default '127.0.0.1'). */
@@ -60,11 +44,6 @@ export interface ModbusTcpSimulator {
   close(): Promise<void>;
 }
 
-/** Modbus exception codes used here. */
-const ILLEGAL_DATA_ADDRESS = 0x02;
-const ILLEGAL_DATA_VALUE = 0x03;
-const GATEWAY_TARGET_FAILED = 0x0b;
-
 function modbusException(code: number, message: string): Error {
   return Object.assign(new Error(message), { modbusErrorCode: code });
 }
@@ -87,42 +66,21 @@ function listen(vector: IServiceVector, host: string, port: number): Promise<Ser
 export async function startModbusTcpSimulator(options: ModbusTcpSimulatorOptions): Promise<ModbusTcpSimulator> {
   const host = options.host ?? '127.0.0.1';
   const clock = options.clock ?? systemClock;
-  const units = new Map<number, SimulatedDevice>();
-  for (const d of options.devices) {
-    if (units.has(d.unit)) throw new Error(`unit ${d.unit} is configured twice`);
-    units.set(d.unit, d);
-  }
-  const offline = new Set<number>();
-
-  function device(unit: number): SimulatedDevice {
-    const d = units.get(unit);
-    if (!d) throw new Error(`no simulated device with unit ${unit} (configured: ${[...units.keys()].join(', ')})`);
-    return d;
-  }
+  const units = new SimulatedUnits(options.devices, clock, options.onRequest);
 
   /** Answers one read, or returns an exception; undefined means stay silent. */
   function read(fn: ModbusFunction, address: number, count: number, unit: number): number[] | Error | undefined {
-    options.onRequest?.({ unit, fn, address, count });
-    const d = units.get(unit);
-    if (!d) return modbusException(GATEWAY_TARGET_FAILED, `no unit ${unit}`);
-    if (offline.has(unit)) return undefined;
-    if (count < 1 || count > MAX_READ_REGISTERS) return modbusException(ILLEGAL_DATA_VALUE, `bad count ${count}`);
-    if (address + count > 0x10000) return modbusException(ILLEGAL_DATA_ADDRESS, `range past 0xFFFF`);
-    const fields = d.profile.fields.filter(
-      (f) => f.fn === fn && f.address < address + count && f.address + REGISTER_COUNT[f.type] > address,
-    );
-    if (fields.length === 0) return modbusException(ILLEGAL_DATA_ADDRESS, `no field at ${address}+${count}`);
-    const reading = d.trace.at(clock.now()) as unknown as Record<string, unknown>;
-    const words = new Array<number>(count).fill(0);
-    for (const f of fields) {
-      const value = reading[f.field];
-      const encoded = encodeField(f, typeof value === 'number' ? value : 0);
-      encoded.forEach((w, i) => {
-        const at = f.address + i - address;
-        if (at >= 0 && at < count) words[at] = w;
-      });
+    const answer = units.read({ unit, fn, address, count });
+    switch (answer.kind) {
+      case 'registers':
+        return answer.words;
+      case 'exception':
+        return modbusException(answer.code, answer.message);
+      case 'no-unit':
+        return modbusException(GATEWAY_TARGET_FAILED, `no unit ${unit}`);
+      case 'silent':
+        return undefined;
     }
-    return words;
   }
 
   function multiple(fn: ModbusFunction) {
@@ -177,12 +135,8 @@ export async function startModbusTcpSimulator(options: ModbusTcpSimulatorOptions
     host,
     port,
     url: (unit) => `modbus-tcp://${urlHost}:${port}?unit=${unit}`,
-    setState: (unit, state) => device(unit).trace.forceState(state, clock.now()),
-    setOffline: (unit, isOffline = true) => {
-      device(unit);
-      if (isOffline) offline.add(unit);
-      else offline.delete(unit);
-    },
+    setState: (unit, state) => units.setState(unit, state),
+    setOffline: (unit, isOffline = true) => units.setOffline(unit, isOffline),
     close: () => {
       closing ??= new Promise<void>((resolve) => {
         live.close(() => resolve());
