@@ -146,11 +146,31 @@ export function buildProgram(): Command {
     .argument('<profile>', 'profile id (jishi profiles lists them), e.g. eastron-sdm120')
     .argument('<transport-url>', 'how to reach the device, e.g. modbus-tcp://192.0.2.10:502?unit=1')
     .option('--json', 'print the readings as JSON')
-    .option('--raw', 'also print what came off the wire (register words in hex)')
-    .addHelpText('after', '\nExample:\n  jishi probe eastron-sdm120 "modbus-tcp://192.0.2.10:502?unit=1" --raw')
+    .option('--raw', 'also print what came off the wire (register words in hex, serial lines, MQTT payloads)')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  jishi probe eastron-sdm120 "modbus-tcp://192.0.2.10:502?unit=1" --raw',
+        '  jishi probe eastron-sdm120 "modbus-rtu:///dev/ttyUSB0?baud=2400&unit=3"',
+        '  jishi probe tasmota-plug mqtt://192.0.2.20/plug1      (waits for the plug\'s next message)',
+        '  jishi probe generic-scpi "serial:///dev/ttyUSB1?baud=9600"',
+      ].join('\n'),
+    )
     .action(async (profile: string, url: string, opts) => {
       const { runProbe } = await import('./probe-command.ts');
       await runProbe(profile, url, opts);
+    });
+
+  program
+    .command('ports')
+    .description('List the serial ports of this computer (USB adapters first), for modbus-rtu:// and serial:// transports.')
+    .option('--json', 'print the ports as JSON')
+    .addHelpText('after', '\nPrefer the stable /dev/serial/by-id/... names over ttyUSBn, whose number can change at boot.')
+    .action(async (opts) => {
+      const { runPorts } = await import('./ports-command.ts');
+      await runPorts(opts);
     });
 
   program

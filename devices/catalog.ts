@@ -9,8 +9,36 @@ import { sdm120 } from './eastron/sdm120.ts';
 import { sdm230 } from './eastron/sdm230.ts';
 import { sdm630 } from './eastron/sdm630.ts';
 import { dds238 } from './hiking/dds238.ts';
+import { genericMqttJson } from './generic/mqtt-json.ts';
+import { genericScpi } from './generic/scpi.ts';
+import { genericStatusLine } from './generic/status-line.ts';
+import { mettlerMtSics } from './mettler/mt-sics.ts';
+import { pfeifferTpg26x } from './pfeiffer/tpg26x.ts';
+import { shellyGen1Plug } from './shelly/gen1-plug.ts';
+import { shellyGen2Switch } from './shelly/gen2-switch.ts';
+import { tasmotaPlug } from './tasmota/plug.ts';
+import { zigbee2mqttPlug } from './zigbee2mqtt/plug.ts';
 
-const ALL: readonly DeviceProfile[] = [sdm120, sdm230, sdm630, dtsu666, dds238, adw300];
+const ALL: readonly DeviceProfile[] = [
+  // Modbus energy meters
+  sdm120,
+  sdm230,
+  sdm630,
+  dtsu666,
+  dds238,
+  adw300,
+  // MQTT smart plugs
+  tasmotaPlug,
+  shellyGen1Plug,
+  shellyGen2Switch,
+  zigbee2mqttPlug,
+  genericMqttJson,
+  // Serial instruments
+  genericScpi,
+  genericStatusLine,
+  pfeifferTpg26x,
+  mettlerMtSics,
+];
 
 /** Profile id -> profile. Ids are unique (checked at module load). */
 export const CATALOG: ReadonlyMap<string, DeviceProfile> = (() => {

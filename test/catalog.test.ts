@@ -16,7 +16,8 @@ import { silentLogger } from '../common/log.ts';
 import { parseTransportUrl, TRANSPORT_KINDS, type ModbusTcpTransport } from '../common/transport-url.ts';
 import { KNOWN_READING_FIELDS } from '../common/wire.ts';
 import { CATALOG, listProfiles, profileIds } from '../devices/catalog.ts';
-import { REGISTER_COUNT, type DeviceProfile, type ModbusField, type ModbusProfile } from '../devices/profile.ts';
+import { checkProfile } from '../devices/profile-schema.ts';
+import { profileFields, REGISTER_COUNT, type DeviceProfile, type ModbusField, type ModbusProfile } from '../devices/profile.ts';
 import { startModbusTcpSimulator, type ModbusTcpSimulator } from '../devices/simulators/modbus-tcp.ts';
 import { createTrace, DEMO_TRACES, type Trace } from '../devices/traces.ts';
 
@@ -56,7 +57,7 @@ function profileFiles(): string[] {
 }
 
 function isProfile(value: unknown): value is DeviceProfile {
-  return typeof value === 'object' && value !== null && 'kind' in value && 'id' in value && 'fields' in value;
+  return typeof value === 'object' && value !== null && 'kind' in value && 'id' in value && ('fields' in value || 'messages' in value);
 }
 
 /** What a field can be off by after an encode/decode round trip: half a step for integers, float32 rounding else. */
@@ -77,10 +78,10 @@ const PROFILES = ALL_PROFILES.filter((p): p is ModbusProfile => p.kind === 'modb
 
 describe('device catalog', () => {
   it('has unique, kebab-case ids, and the map is keyed by them', () => {
-    const ids = PROFILES.map((p) => p.id);
+    const ids = ALL_PROFILES.map((p) => p.id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(profileIds()).toEqual(ids);
-    for (const p of PROFILES) {
+    for (const p of ALL_PROFILES) {
       expect(p.id).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);
       expect(CATALOG.get(p.id)).toBe(p);
     }
@@ -99,7 +100,13 @@ describe('device catalog', () => {
         fromFiles.add(p);
       }
     }
-    for (const p of PROFILES) expect(fromFiles.has(p), `${p.id} has no devices/<vendor>/<model>.ts file`).toBe(true);
+    for (const p of ALL_PROFILES) expect(fromFiles.has(p), `${p.id} has no devices/<vendor>/<model>.ts file`).toBe(true);
+  });
+
+  it.each(ALL_PROFILES.map((p) => ({ id: p.id, p })))('$id meets the invariants every profile meets (checkProfile)', ({ p }) => {
+    expect(checkProfile(p)).toEqual([]);
+    for (const key of ['vendor', 'model', 'description', 'source'] as const) expect(p[key].trim(), key).not.toBe('');
+    expect(profileFields(p).length + ('status' in p && p.status ? 1 : 0)).toBeGreaterThan(0);
   });
 });
 

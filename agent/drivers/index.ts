@@ -8,6 +8,8 @@ import type { InstrumentConfig } from '../config.ts';
 import type { DriverContext, PolledDriver } from './driver.ts';
 import { ModbusRtuDriver } from './modbus-rtu.ts';
 import { ModbusTcpDriver } from './modbus-tcp.ts';
+import { MqttDriver } from './mqtt.ts';
+import { SerialDriver } from './serial.ts';
 
 export type { DriverContext, PolledDriver } from './driver.ts';
 
@@ -23,6 +25,16 @@ const FACTORIES: Partial<Record<TransportKind, DriverFactory>> = {
     const { transport, profile } = instrument;
     if (transport.kind !== 'modbus-rtu' || profile.kind !== 'modbus') throw mismatch(instrument);
     return new ModbusRtuDriver({ profile, transport, ...(instrument.modbus ? { request: instrument.modbus } : {}) }, ctx);
+  },
+  mqtt: (instrument, ctx) => {
+    const { transport, profile } = instrument;
+    if (transport.kind !== 'mqtt' || profile.kind !== 'mqtt') throw mismatch(instrument);
+    return new MqttDriver({ profile, transport }, ctx);
+  },
+  serial: (instrument, ctx) => {
+    const { transport, profile } = instrument;
+    if (transport.kind !== 'serial' || profile.kind !== 'serial') throw mismatch(instrument);
+    return new SerialDriver({ profile, transport }, ctx);
   },
 };
 
