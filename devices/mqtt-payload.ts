@@ -11,7 +11,6 @@
  * character but `.`). The empty path is the whole payload.
  */
 import { mappedStatus, type DeviceState, type MqttMessage, type MqttProfile, type StatusSource, type ValueField } from './profile.ts';
-import type { TraceReading } from './traces.ts';
 
 /** Replaces `{topic}` in a profile's topic template with the transport's topic (the device's name or prefix). */
 export function expandTopic(template: string, topic: string): string {
@@ -81,14 +80,30 @@ export function parseNumber(value: unknown): number | undefined {
   return Number.isFinite(n) ? n : undefined;
 }
 
-/** value = raw * scale + offset */
+/** N when `scale` is 1/N for an integer N (0.001, 1/60000), so that scaling divides by N exactly. */
+function reciprocal(scale: number): number | undefined {
+  if (scale === 0 || Math.abs(scale) >= 1) return undefined;
+  const inverse = 1 / scale;
+  const n = Math.round(inverse);
+  return Math.abs(inverse - n) <= Math.abs(n) * 1e-9 ? n : undefined;
+}
+
+/**
+ * value = raw * scale + offset. A scale of 1/N divides by N instead, so that 161.961 Wh * 0.001 reads as
+ * 0.161961 kWh rather than 0.16196100000000002.
+ */
 export function applyField(field: ValueField, raw: number): number {
-  return raw * (field.scale ?? 1) + (field.offset ?? 0);
+  const scale = field.scale ?? 1;
+  const n = reciprocal(scale);
+  return (n === undefined ? raw * scale : raw / n) + (field.offset ?? 0);
 }
 
 /** The raw number a device sends for a field value: the inverse of applyField. */
 export function invertField(field: ValueField, value: number): number {
-  return (value - (field.offset ?? 0)) / (field.scale ?? 1);
+  const scale = field.scale ?? 1;
+  const n = reciprocal(scale);
+  const v = value - (field.offset ?? 0);
+  return n === undefined ? v / scale : v * n;
 }
 
 /** The state a raw status maps to (keys compared case-insensitively), or undefined when it is unmapped. */
@@ -222,8 +237,13 @@ export function statusRawFor(source: StatusSource, state: DeviceState): string |
   return unmapped ?? state;
 }
 
-/** Values a simulated device reports: reading fields by name, and its state. */
-export type SimulatedReading = Pick<TraceReading, 'state'> & Partial<Record<string, number | string>>;
+/**
+ * What a simulated device reports: its state, and reading fields by name (numbers; a TraceReading is one).
+ * Fields the profile has and the reading lacks are left out of the payloads.
+ */
+export interface SimulatedReading {
+  readonly state: DeviceState;
+}
 
 /**
  * The payload of one message for a reading, or undefined when the message carries nothing the reading has
@@ -231,7 +251,7 @@ export type SimulatedReading = Pick<TraceReading, 'state'> & Partial<Record<stri
  */
 export function encodeMessage(message: MqttMessage, reading: SimulatedReading): string | undefined {
   const valueOf = (f: ValueField): number | undefined => {
-    const v = reading[f.field];
+    const v = (reading as unknown as Readonly<Record<string, unknown>>)[f.field];
     return typeof v === 'number' ? invertField(f, v) : undefined;
   };
   if (message.format === 'text') {
