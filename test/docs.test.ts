@@ -23,3 +23,14 @@ describe('docs stay in step with the code', () => {
     }
   });
 });
+
+describe('docs/drivers.md', () => {
+  it('names every catalog profile of the MQTT and serial kinds, and every transport kind', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { listProfiles } = await import('../devices/catalog.ts');
+    const { TRANSPORT_KINDS } = await import('../common/transport-url.ts');
+    const doc = readFileSync(new URL('../docs/drivers.md', import.meta.url), 'utf8');
+    for (const p of listProfiles()) if (p.kind !== 'modbus') expect(doc, p.id).toContain(`\`${p.id}\``);
+    for (const k of TRANSPORT_KINDS) expect(doc, k).toContain(`${k}://`);
+  });
+});
