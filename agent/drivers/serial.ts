@@ -221,7 +221,7 @@ export class SerialDriver implements PolledDriver {
           throw fail('JISHI_ERR_DEVICE_EXCEPTION', `answered ${what} to "${escapeSerial(lastSent)}" where "${escapeSerial(want)}" was expected`);
         }
       }
-      const line = await this.#nextLine(port, `an answer to "${escapeSerial(lastSent)}"`);
+      const line = await this.#nextLine(port, `answer to "${escapeSerial(lastSent)}"`);
       frames.push({ request: escapeSerial(sent), data: line });
       if (line === NAK) throw fail('JISHI_ERR_DEVICE_EXCEPTION', `answered NAK (0x15) to "${escapeSerial(lastSent)}"`);
       const m = matchSerialLine(this.#codec, line);
