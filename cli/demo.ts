@@ -1,6 +1,8 @@
 /**
- * `jishi demo`: a simulated Modbus TCP gateway with metered instruments, an agent polling it and a collector
- * on the embedded store, all in this process and over real sockets. Prints where to look and a live table.
+ * `jishi demo`: a simulated lab, an agent reading it and a collector on the embedded store, all in this process
+ * and over real sockets: energy meters on a Modbus TCP gateway and behind an RTU-over-TCP serial server, smart
+ * plugs on an embedded MQTT broker and, when socat is installed, a Modbus RTU meter and a status-line instrument
+ * on serial lines (socat pty pairs). Prints where to look, which instrument is on which transport, and a live table.
  */
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { Value } from '@sinclair/typebox/value';
@@ -15,11 +17,9 @@ import { startCollector, type RunningCollector } from '../collector/server.ts';
 import type { StateChange } from '../collector/engine-runner.ts';
 import { agentConfigFromObject } from '../agent/config.ts';
 import { startAgent, type RunningAgent } from '../agent/agent.ts';
-import { sdm120 } from '../devices/eastron/sdm120.ts';
-import { createTrace, DEMO_TRACES } from '../devices/traces.ts';
-import { startModbusTcpSimulator, type ModbusTcpSimulator } from '../devices/simulators/modbus-tcp.ts';
 import { newToken } from './token.ts';
 import { renderTable } from './live-table.ts';
+import { LINK_LABELS, startDemoDevices, type DemoDevices, type RunningDemoInstrument } from './demo-devices.ts';
 import { DEMO_ENGINE, DEMO_FLEET } from './demo-fleet.ts';
 import { untilSignal } from './signals.ts';
 
@@ -29,6 +29,8 @@ export interface DemoOptions {
   data: string;
   modbusPort: number;
   poll: number;
+  /** False leaves out the instruments on serial lines (socat pty pairs); default true. */
+  serial?: boolean;
   duration?: number;
   table: boolean;
   logLevel: string;
@@ -62,6 +64,21 @@ async function fetchInstruments(baseUrl: string): Promise<InstrumentList> {
   return body;
 }
 
+/** The banner's first lines: how many instruments, then one line per instrument: id, transport, device, URL. */
+export function banner(instruments: readonly RunningDemoInstrument[]): string[] {
+  const links = new Set(instruments.map((i) => i.instrument.link));
+  const idWidth = Math.max(...instruments.map((i) => i.instrument.id.length)) + 2;
+  const linkWidth = Math.max(...instruments.map((i) => LINK_LABELS[i.instrument.link].length)) + 2;
+  const deviceWidth = Math.max(...instruments.map((i) => i.instrument.device.length)) + 2;
+  return [
+    `jishi demo: ${instruments.length} simulated instruments on ${links.size} transports, read by an agent, with a collector on the embedded store`,
+    ...instruments.map(
+      ({ instrument: i, transport }) =>
+        `  ${i.id.padEnd(idWidth)}${LINK_LABELS[i.link].padEnd(linkWidth)}${i.device.padEnd(deviceWidth)}${transport}`,
+    ),
+  ];
+}
+
 export async function runDemo(opts: DemoOptions): Promise<void> {
   const clock = systemClock;
   const dataDir = resolve(opts.data);
@@ -70,10 +87,15 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const logFd = openSync(logPath, 'a');
   const logger = createLogger({ level: opts.logLevel as LogLevel, name: 'demo', destination: logFd });
   const out = process.stdout;
+  // A reader that goes away (`jishi demo | head`) must not crash the demo with its devices and socat running.
+  const onOutError = (err: NodeJS.ErrnoException): void => {
+    if (err.code !== 'EPIPE') throw err;
+  };
+  out.on('error', onOutError);
   const color = out.isTTY === true && process.env.NO_COLOR === undefined;
   const live = opts.table && out.isTTY === true;
 
-  let simulator: ModbusTcpSimulator | undefined;
+  let devices: DemoDevices | undefined;
   let collector: RunningCollector | undefined;
   let agent: RunningAgent | undefined;
   let timer: ReturnType<typeof setInterval> | undefined;
@@ -83,21 +105,19 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     if (timer) clearInterval(timer);
     await agent?.stop();
     await collector?.close();
-    await simulator?.close();
+    await devices?.stop();
   };
 
   try {
-    const now = clock.now();
-    simulator = await startModbusTcpSimulator({
-      port: opts.modbusPort,
+    devices = await startDemoDevices({
+      fleet: DEMO_FLEET,
+      dataDir,
       clock,
-      devices: DEMO_FLEET.map((inst, i) => ({
-        unit: inst.unit,
-        profile: sdm120,
-        trace: createTrace(DEMO_TRACES[inst.trace], { seed: 1000 + inst.unit, epochMs: now, phaseS: i * 17 }),
-      })),
+      logger: logger.child({ component: 'devices' }),
+      modbusPort: opts.modbusPort,
+      serial: opts.serial !== false,
     });
-    logger.info({ port: simulator.port }, 'simulated Modbus TCP gateway started');
+    const fleet = devices.instruments;
 
     const token = newToken();
     const collectorConfig = collectorConfigFromObject(
@@ -105,7 +125,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
         listen: { host: opts.host, port: opts.port },
         data_dir: dataDir,
         agents: [{ id: AGENT_ID, token_sha256: sha256Hex(token) }],
-        instruments: DEMO_FLEET.map((i) => ({ id: i.id, name: i.name, off_w: i.off_w, active_w: i.active_w, ...DEMO_ENGINE })),
+        instruments: fleet.map(({ instrument: i }) => ({ id: i.id, name: i.name, off_w: i.off_w, active_w: i.active_w, ...DEMO_ENGINE })),
         max_gap_s: Math.max(10, opts.poll * 10),
       },
       'demo',
@@ -123,7 +143,6 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       },
     });
 
-    const sim = simulator;
     const agentConfig = agentConfigFromObject(
       {
         agent: { id: AGENT_ID },
@@ -131,7 +150,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
         poll_interval_s: opts.poll,
         batch_interval_s: 1,
         state_dir: join(dataDir, 'agent-state'),
-        instruments: DEMO_FLEET.map((i) => ({ id: i.id, name: i.name, profile: sdm120.id, transport: sim.url(i.unit) })),
+        instruments: fleet.map(({ instrument: i, transport }) => ({ id: i.id, name: i.name, profile: i.profile, transport })),
       },
       'demo',
       { env: {} },
@@ -150,7 +169,8 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const base = collector.url;
   out.write(
     [
-      `jishi demo: ${DEMO_FLEET.length} simulated instruments (Eastron SDM120 meters) on modbus-tcp://${simulator.host}:${simulator.port}, units 1-${DEMO_FLEET.length}`,
+      ...banner(devices.instruments),
+      ...devices.notes.map((note) => `  note: ${note}`),
       `  instruments  ${base}${INSTRUMENTS_PATH}   <- open this (live state, last reading)`,
       `  health       ${base}/healthz`,
       `  store        ${join(dataDir, STORE_FILE)}`,
