@@ -30,17 +30,21 @@ export function buildProgram(): Command {
   program
     .command('demo')
     .description(
-      'Run a self-contained demo: a simulated Modbus TCP gateway with four energy meters following realistic power traces, an agent polling them, and a collector on the embedded store. Prints the URL to open and a live table; Ctrl-C stops everything.',
+      'Run a self-contained demo: simulated instruments following realistic power traces on every transport (energy meters on a Modbus TCP gateway and an RTU-over-TCP serial server, smart plugs on an embedded MQTT broker and, with socat installed, a Modbus RTU meter and a status-line instrument on serial lines), an agent reading them, and a collector on the embedded store. No server to install. Prints which instrument is on which transport, the URL to open and a live table; Ctrl-C stops everything.',
     )
     .option('-p, --port <port>', 'HTTP port of the collector (0 picks a free port)', intOption('--port', 0, 65535), 8080)
     .option('--host <address>', 'address the collector listens on', '127.0.0.1')
     .option('-d, --data <dir>', 'data directory for the embedded store and the demo log', './jishi-demo-data')
-    .option('--modbus-port <port>', 'TCP port of the simulated Modbus gateway (0 picks a free port)', intOption('--modbus-port', 0, 65535), 0)
-    .option('--poll <seconds>', 'poll interval of the simulated meters', numberOption('--poll', 0.2, 3600), 1)
+    .option('--modbus-port <port>', 'TCP port of the simulated Modbus TCP gateway (0 picks a free port)', intOption('--modbus-port', 0, 65535), 0)
+    .option('--poll <seconds>', 'how often the agent reads each simulated instrument', numberOption('--poll', 0.2, 3600), 1)
     .option('--duration <seconds>', 'stop by itself after this many seconds (default: run until Ctrl-C)', numberOption('--duration', 1, 31_536_000))
     .option('--no-table', 'do not draw the live table; print one status line per refresh instead')
+    .option('--no-serial', 'leave out the instruments on serial lines (otherwise included when socat is installed)')
     .addOption(logLevelOption('info'))
-    .addHelpText('after', '\nThe demo writes its logs to <data>/demo.log, so the terminal shows only the table.\nExample:\n  jishi demo --port 8080 --data /tmp/jishi-demo')
+    .addHelpText(
+      'after',
+      '\nThe demo writes its logs to <data>/demo.log, so the terminal shows only the table.\nThe serial instruments need socat (apt-get install socat); without it they are left out with a note.\nExample:\n  jishi demo --port 8080 --data /tmp/jishi-demo',
+    )
     .action(async (opts) => {
       const { runDemo } = await import('./demo.ts');
       await runDemo(opts);
@@ -131,6 +135,40 @@ export function buildProgram(): Command {
       await runCalibrate(instrument, opts);
     });
 
+  const exportCommand = program.command('export').description('Reports for the open-sharing assessment.');
+  storeOptions(
+    exportCommand
+      .command('annual')
+      .description(
+        'The annual assessment export: one row per instrument (Chinese column headers), totals, every session as evidence, booking mismatches and the data coverage. Run with the collector stopped, or use GET /api/v1/exports/annual on a running one.',
+      ),
+  )
+    .requiredOption('--year <year>', 'calendar year in the collector time zone, e.g. 2025', intOption('--year', 2000, 2100))
+    .option('--format <format>', 'xlsx (default), csv (three files: FILE, FILE-sessions.csv, FILE-mismatches.csv), html (one-page summary with a chart) or json', 'xlsx')
+    .requiredOption('--out <file>', 'file to write, e.g. jishi-2025.xlsx')
+    .addHelpText('after', '\nExamples:\n  jishi export annual --config /etc/jishi/collector.yaml --year 2025 --out 2025.xlsx\n  jishi export annual --data /var/lib/jishi --year 2025 --format html --out 2025.html')
+    .action(async (opts) => {
+      const { EXPORT_FORMATS, runExportAnnual } = await import('./sharing-command.ts');
+      if (!(EXPORT_FORMATS as readonly string[]).includes(opts.format)) throw new Error(`--format must be one of ${EXPORT_FORMATS.join(', ')}, got "${opts.format}"`);
+      await runExportAnnual(opts);
+    });
+
+  const bookingsCommand = program.command('bookings').description('Booking and usage records, matched to measured sessions.');
+  storeOptions(
+    bookingsCommand
+      .command('import')
+      .description(
+        'Import a bookings CSV (columns: instrument, start, end, user, organisation, kind, purpose, fee, samples; see docs/sharing.md). Bad rows are reported by line number and left out; the good ones are stored, and importing a file again adds nothing twice. Run with the collector stopped, or POST the file to /api/v1/bookings.',
+      )
+      .argument('<file>', 'CSV file (UTF-8, with a header row; Excel exports work)'),
+  )
+    .option('--strict', 'store nothing when any row is bad')
+    .addHelpText('after', '\nExample:\n  jishi bookings import bookings-2025.csv --config /etc/jishi/collector.yaml')
+    .action(async (file: string, opts) => {
+      const { runBookingsImport } = await import('./sharing-command.ts');
+      process.exitCode = await runBookingsImport(file, opts);
+    });
+
   program
     .command('profiles')
     .description('List the device profiles of the catalog: what each reads and over which transports.')
@@ -147,6 +185,7 @@ export function buildProgram(): Command {
     .argument('<transport-url>', 'how to reach the device, e.g. modbus-tcp://192.0.2.10:502?unit=1')
     .option('--json', 'print the readings as JSON')
     .option('--raw', 'also print what came off the wire (register words in hex, serial lines, MQTT payloads)')
+    .option('--wait <s>', 'seconds to wait for the first values of a device that sends by itself (default 30 for MQTT and serial listen mode, 0 for polled devices)', numberOption('--wait', 0, 3600))
     .addHelpText(
       'after',
       [
@@ -175,11 +214,12 @@ export function buildProgram(): Command {
 
   program
     .command('token')
-    .description('Make a new bearer token for an agent and print the lines for the agent and collector configs.')
-    .argument('<agent-id>', 'id of the agent the token is for (agent.id in its config)')
-    .action(async (agentId: string) => {
-      const { newToken, tokenInstructions } = await import('./token.ts');
-      process.stdout.write(tokenInstructions(agentId, newToken()));
+    .description('Make a new bearer token for an agent (or, with --admin, for an admin) and print the lines for the configs.')
+    .argument('<id>', 'id of the agent the token is for (agent.id in its config), or of the admin with --admin')
+    .option('--admin', 'a token for registry and booking changes through the API (admins in the collector config)')
+    .action(async (id: string, opts: { admin?: boolean }) => {
+      const { adminTokenInstructions, newToken, tokenInstructions } = await import('./token.ts');
+      process.stdout.write(opts.admin ? adminTokenInstructions(id, newToken()) : tokenInstructions(id, newToken()));
     });
 
   return program;

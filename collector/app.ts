@@ -13,8 +13,13 @@ import { registerHealthRoute } from './routes/health.ts';
 import { registerIngestRoute, type IngestEvent } from './routes/ingest.ts';
 import { registerAgentsRoute } from './routes/agents.ts';
 import { registerInstrumentsRoute } from './routes/instruments.ts';
+import { registerSharingRoutes, type SharingRouteOptions } from './routes/sharing.ts';
 import { registerUtilizationRoutes, type UtilizationRouteOptions } from './routes/utilization.ts';
 import { DEFAULT_RATED_HOURS_PER_YEAR } from './engine/rated.ts';
+import { COLLECTOR_DEFAULTS } from './config-schema.ts';
+
+/** Original value (CNY) from which an instrument is in the assessment, unless configured (DOMAIN: national scope). */
+export const DEFAULT_LARGE_INSTRUMENT_THRESHOLD_CNY = COLLECTOR_DEFAULTS.large_instrument_threshold_cny;
 import type { EngineRunner } from './engine-runner.ts';
 import type { Store } from './store/store.ts';
 
@@ -60,6 +65,8 @@ export interface BuildAppOptions {
   clockSkewThresholdMs?: number;
   /** Called after every stored ingest (also duplicates), synchronously; a throw is logged, never answered. */
   onIngest?: (event: IngestEvent) => void;
+  /** Registry, bookings and the annual export: admins, the large-instrument threshold (default: no admin, 500000 CNY). */
+  sharing?: Partial<Pick<SharingRouteOptions, 'admins' | 'thresholdCny'>>;
 }
 
 export function buildApp(options: BuildAppOptions): CollectorApp {
@@ -94,6 +101,14 @@ export function buildApp(options: BuildAppOptions): CollectorApp {
     engine,
     instruments: registry,
     defaultRatedHours: options.defaultRatedHours ?? DEFAULT_RATED_HOURS_PER_YEAR,
+  });
+  registerSharingRoutes(app, {
+    clock,
+    engine,
+    admins: options.sharing?.admins ?? [],
+    instrumentIds: registry.map((i) => i.id),
+    defaultRatedHours: options.defaultRatedHours ?? DEFAULT_RATED_HOURS_PER_YEAR,
+    thresholdCny: options.sharing?.thresholdCny ?? DEFAULT_LARGE_INSTRUMENT_THRESHOLD_CNY,
   });
   return app;
 }

@@ -54,6 +54,7 @@ export const COLLECTOR_DEFAULTS = {
   post_max_s: DEFAULT_ENGINE_PARAMS.post_max_s,
   timezone: DEFAULT_TIME_ZONE,
   rated_hours: 1400,
+  large_instrument_threshold_cny: 500_000,
   clock_skew_threshold_s: 2,
   log_level: 'info',
 } as const;
@@ -66,6 +67,7 @@ const seconds = (description: string) => Type.Number({ minimum: 0, maximum: 86_4
 /** A calendar date, YYYY-MM-DD. */
 export const DAY_PATTERN = '^\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])$';
 const STATE_NAMES = ['off', 'standby', 'active', 'fault', 'unknown'] as const;
+const text = (description: string) => Type.String({ minLength: 1, maxLength: 200, description });
 const watts = (description: string) => Type.Number({ minimum: 0, maximum: 1_000_000, description });
 
 export const AgentEntrySchema = Type.Object(
@@ -103,6 +105,42 @@ export const CollectorInstrumentSchema = Type.Object(
     rated_hours: Type.Optional(Type.Number({ minimum: 0, maximum: 8784, description: 'Rated hours per year' })),
     commissioned: Type.Optional(Type.String({ pattern: DAY_PATTERN, description: 'First day in service (YYYY-MM-DD)' })),
     retired: Type.Optional(Type.String({ pattern: DAY_PATTERN, description: 'Last day in service (YYYY-MM-DD)' })),
+    // Registry (asset) fields, reported in the annual assessment export (collector/sharing/types.ts AssetFields).
+    name_en: Type.Optional(text('English name (英文名称)')),
+    model: Type.Optional(text('Model (型号规格)')),
+    category_code: Type.Optional(Type.String({ pattern: '^[0-9A-Za-z.-]{1,32}$', description: 'Category code (分类编码)' })),
+    manufacturer: Type.Optional(text('Manufacturer (生产制造商)')),
+    country: Type.Optional(text('Country of origin (产地国别)')),
+    original_value_cny: Type.Optional(Type.Number({ minimum: 0, maximum: 1e11, description: 'Original value in CNY (原值)' })),
+    owner_unit: Type.Optional(text('Owner unit: school or institute (所在单位)')),
+    lab: Type.Optional(text('Lab (所在实验室)')),
+    location: Type.Optional(text('Location (安放地址)')),
+    contact: Type.Optional(text('Contact person (联系人)')),
+    funding_source: Type.Optional(text('Funding source (经费来源)')),
+    shared: Type.Optional(Type.Boolean({ description: 'Open for sharing (是否共享); default true' })),
+    asset_status: Type.Optional(text('Asset status, e.g. 在用, 维修, 停用')),
+    agent: Type.Optional(id('Device binding: the agent that reads this instrument')),
+    annual: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            year: Type.Integer({ minimum: 2000, maximum: 2100, description: 'Reporting year' }),
+            service_income_cny: Type.Optional(Type.Number({ minimum: 0, maximum: 1e11, description: 'Service income that year, CNY (服务收入)' })),
+            trained_users: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'Users trained that year (培训人数)' })),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 100, description: 'Figures entered by people per year (not measured)' },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const AdminEntrySchema = Type.Object(
+  {
+    id: id('Admin id, e.g. asset-office'),
+    token_sha256: Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'sha256 of the admin bearer token, 64 hex digits' }),
   },
   { additionalProperties: false },
 );
@@ -131,6 +169,10 @@ export const CollectorConfigSchema = Type.Object(
     data_dir: Type.Optional(Type.String({ minLength: 1, description: 'Data directory, relative to the config file' })),
     influx: Type.Optional(InfluxSchema),
     agents: Type.Optional(Type.Array(AgentEntrySchema)),
+    admins: Type.Optional(Type.Array(AdminEntrySchema, { description: 'Who may manage the registry and bookings through the API' })),
+    large_instrument_threshold_cny: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 1e11, description: 'Original value from which an instrument is in the assessment (default 500000)' }),
+    ),
     instruments: Type.Optional(Type.Array(CollectorInstrumentSchema)),
     max_gap_s: Type.Optional(Type.Number({ minimum: 1, maximum: 86_400, description: 'Seconds without a sample before the state is unknown' })),
     timezone: Type.Optional(Type.String({ minLength: 1, description: 'IANA time zone of the lab (default Asia/Shanghai)' })),

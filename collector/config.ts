@@ -17,6 +17,7 @@ import { DEFAULT_ENGINE_PARAMS, resolveParams } from './engine/params.ts';
 import { isValidDay } from './engine/calendar.ts';
 import { isValidTimeZone } from './engine/time-zone.ts';
 import type { EngineParams } from './engine/types.ts';
+import type { AnnualEntry, AssetFields } from './sharing/types.ts';
 
 export { CollectorConfigSchema, COLLECTOR_DEFAULTS, STORE_FILE } from './config-schema.ts';
 export type { CollectorConfigFile } from './config-schema.ts';
@@ -32,6 +33,10 @@ export interface ConfiguredInstrument {
   rated_hours: number;
   commissioned?: string;
   retired?: string;
+  /** The registry (asset) fields the config sets, rated_hours/commissioned/retired/name included when set. */
+  asset: AssetFields;
+  /** Figures entered per year (service income, trained users). */
+  annual: AnnualEntry[];
 }
 
 /** The resolved collector configuration. */
@@ -46,6 +51,10 @@ export interface CollectorConfig {
   /** Absent when readings are not forwarded. */
   influx?: { url: string; database: string; username?: string; password?: string };
   agents: { id: string; tokenSha256: string }[];
+  /** Who may manage the registry and bookings through the API. */
+  admins: { id: string; tokenSha256: string }[];
+  /** Original value (CNY) from which an instrument is in the assessment. */
+  largeInstrumentThresholdCny: number;
   /** Instruments with names, thresholds and engine parameters resolved against the defaults. */
   instruments: ConfiguredInstrument[];
   /** Engine parameters of instruments the config does not list. */
@@ -110,8 +119,20 @@ function resolveConfig(file: CollectorConfigFile, source: string, baseDir: strin
         }
       : {}),
     agents: (file.agents ?? []).map((a) => ({ id: a.id, tokenSha256: a.token_sha256.toLowerCase() })),
+    admins: (file.admins ?? []).map((a) => ({ id: a.id, tokenSha256: a.token_sha256.toLowerCase() })),
+    largeInstrumentThresholdCny: file.large_instrument_threshold_cny ?? COLLECTOR_DEFAULTS.large_instrument_threshold_cny,
     instruments: (file.instruments ?? []).map((i): ConfiguredInstrument => {
-      const { id, name, rated_hours, commissioned, retired, ...engine } = i;
+      const {
+        id, name, rated_hours, commissioned, retired, annual,
+        name_en, model, category_code, manufacturer, country, original_value_cny, owner_unit, lab, location, contact,
+        funding_source, shared, asset_status, agent,
+        ...engine
+      } = i;
+      const assetEntries = {
+        name, name_en, model, category_code, manufacturer, country, original_value_cny, commissioned, retired, owner_unit,
+        lab, location, contact, funding_source, shared, asset_status, rated_hours, agent,
+      };
+      const asset = Object.fromEntries(Object.entries(assetEntries).filter(([, v]) => v !== undefined)) as AssetFields;
       // The default fault-word rule stays after the instrument's own status rules.
       const statusStates = engine.status_states && [...engine.status_states, ...DEFAULT_ENGINE_PARAMS.status_states];
       const params = resolveParams({ max_gap_s: maxGapS, ...engine, ...(statusStates ? { status_states: statusStates } : {}) });
@@ -122,6 +143,8 @@ function resolveConfig(file: CollectorConfigFile, source: string, baseDir: strin
         rated_hours: rated_hours ?? ratedHours,
         ...(commissioned !== undefined ? { commissioned } : {}),
         ...(retired !== undefined ? { retired } : {}),
+        asset,
+        annual: annual ?? [],
       };
     }),
     defaultParams: resolveParams({ max_gap_s: maxGapS }),
@@ -145,7 +168,7 @@ const SCHEMA_ISSUES: SchemaIssueOptions = {
 
 // ---- semantic checks -------------------------------------------------------------------------
 
-function checkUnique(root: Record<string, unknown>, list: 'agents' | 'instruments', key: string, what: string, issues: ConfigIssue[]): void {
+function checkUnique(root: Record<string, unknown>, list: 'agents' | 'instruments' | 'admins', key: string, what: string, issues: ConfigIssue[]): void {
   const entries = root[list];
   if (!Array.isArray(entries)) return;
   const seen = new Map<string, number>();
@@ -203,6 +226,25 @@ function checkInstrumentEngine(entry: Record<string, unknown>, i: number, issues
   }
 }
 
+/** Registry fields: one annual entry per year, and a device binding naming a configured agent. */
+function checkInstrumentRegistry(root: Record<string, unknown>, entry: Record<string, unknown>, i: number, issues: ConfigIssue[]): void {
+  const instrument = typeof entry.id === 'string' && entry.id !== '' ? entry.id : `#${i + 1}`;
+  if (Array.isArray(entry.annual)) {
+    const seen = new Set<unknown>();
+    entry.annual.forEach((a: unknown, k) => {
+      if (!isRecord(a) || typeof a.year !== 'number') return;
+      if (seen.has(a.year)) issues.push({ path: `/instruments/${i}/annual/${k}/year`, instrument, value: a.year, message: 'is listed twice' });
+      seen.add(a.year);
+    });
+  }
+  if (typeof entry.agent === 'string' && Array.isArray(root.agents)) {
+    const agents = root.agents.filter(isRecord).map((a) => a.id);
+    if (!agents.includes(entry.agent)) {
+      issues.push({ path: `/instruments/${i}/agent`, instrument, value: entry.agent, message: `is not an agent of this config (agents: ${agents.join(', ') || 'none'})` });
+    }
+  }
+}
+
 function checkSemantics(root: unknown, issues: ConfigIssue[]): void {
   if (!isRecord(root)) return;
   checkUnique(root, 'agents', 'id', 'agent id', issues);
@@ -223,6 +265,17 @@ function checkSemantics(root: unknown, issues: ConfigIssue[]): void {
         });
       }
       checkInstrumentEngine(entry, i, issues);
+      checkInstrumentRegistry(root, entry, i, issues);
+    });
+  }
+  checkUnique(root, 'admins', 'id', 'admin id', issues);
+  checkUnique(root, 'admins', 'token_sha256', 'admin token hash (each admin needs its own token)', issues);
+  if (Array.isArray(root.admins) && Array.isArray(root.agents)) {
+    const agentHashes = new Set(root.agents.filter(isRecord).map((a) => String(a.token_sha256).toLowerCase()));
+    root.admins.forEach((a: unknown, i) => {
+      if (isRecord(a) && typeof a.token_sha256 === 'string' && agentHashes.has(a.token_sha256.toLowerCase())) {
+        issues.push({ path: `/admins/${i}/token_sha256`, value: a.token_sha256, message: 'is also an agent token: give admins their own tokens' });
+      }
     });
   }
   if (typeof root.timezone === 'string' && root.timezone !== '' && !isValidTimeZone(root.timezone)) {

@@ -13,6 +13,7 @@ import type { CollectorConfig } from './config.ts';
 import { createInfluxForwarder, type InfluxForwarder } from './influx/forwarder.ts';
 import { acquireLock } from './store/lock.ts';
 import { openSqliteStore } from './store/sqlite-store.ts';
+import { syncRegistryFromConfig } from './sharing/registry.ts';
 import type { Store } from './store/store.ts';
 
 export interface StartCollectorOptions {
@@ -69,6 +70,8 @@ export async function startCollector(config: CollectorConfig, options: StartColl
         logger: logger.child({ component: 'influx-forwarder' }),
       });
     }
+    const synced = syncRegistryFromConfig(store.sharing, config.instruments, clock.now(), logger.child({ component: 'registry' }));
+    if (synced > 0) logger.debug({ fields: synced }, 'registry fields written from the config');
     const fwd = forwarder;
     const configured = new Map(config.instruments.map((i) => [i.id, i.params]));
     const engine = new EngineRunner({
@@ -84,6 +87,7 @@ export async function startCollector(config: CollectorConfig, options: StartColl
       clockSkewThresholdMs: config.clockSkewThresholdMs,
       ...(fwd ? { forwarderStatus: () => fwd.status() } : {}),
       defaultRatedHours: config.ratedHours,
+      sharing: { admins: config.admins, thresholdCny: config.largeInstrumentThresholdCny },
       store,
       ownsStore: true,
       clock,

@@ -20,6 +20,8 @@ describe('collector config', () => {
       dataDir: join(dir, 'jishi-data'),
       storePath: join(dir, 'jishi-data', 'jishi.sqlite'),
       agents: [],
+      admins: [],
+      largeInstrumentThresholdCny: 500_000,
       instruments: [],
       defaultParams: DEFAULT_ENGINE_PARAMS,
       timeZone: 'Asia/Shanghai',
@@ -42,7 +44,10 @@ describe('collector config', () => {
         `  - { id: lab-pc-1, token_sha256: ${HASH.toUpperCase()} }`,
         'instruments:',
         '  - { id: MS-1, name: 质谱仪, off_w: 100, active_w: 2200, min_dwell_s: 60, rated_hours: 800, commissioned: 2025-07-01 }',
-        '  - { id: FCM-1, status_states: [{ match: "^RUN", state: active }] }',
+        '  - { id: FCM-1, status_states: [{ match: "^RUN", state: active }], model: FACSCanto II, original_value_cny: 1800000, shared: false, annual: [{ year: 2025, trained_users: 9 }] }',
+        'admins:',
+        `  - { id: asset-office, token_sha256: ${'cd'.repeat(32)} }`,
+        'large_instrument_threshold_cny: 400000',
         'max_gap_s: 300',
         'timezone: Europe/Berlin',
         'rated_hours: 1200',
@@ -57,6 +62,8 @@ describe('collector config', () => {
       storePath: '/var/lib/jishi/jishi.sqlite',
       influx: { url: 'http://127.0.0.1:8086', database: 'jishi', username: 'jishi', password: 'secret' },
       agents: [{ id: 'lab-pc-1', tokenSha256: HASH }],
+      admins: [{ id: 'asset-office', tokenSha256: 'cd'.repeat(32) }],
+      largeInstrumentThresholdCny: 400_000,
       instruments: [
         {
           id: 'MS-1',
@@ -64,6 +71,9 @@ describe('collector config', () => {
           params: { ...DEFAULT_ENGINE_PARAMS, off_w: 100, active_w: 2200, min_dwell_s: 60, max_gap_s: 300 },
           rated_hours: 800,
           commissioned: '2025-07-01',
+          // Registry fields as written (rated_hours and commissioned too: the export reports them).
+          asset: { name: '质谱仪', rated_hours: 800, commissioned: '2025-07-01' },
+          annual: [],
         },
         {
           id: 'FCM-1',
@@ -74,6 +84,8 @@ describe('collector config', () => {
             status_states: [{ match: '^RUN', state: 'active' }, ...DEFAULT_ENGINE_PARAMS.status_states],
           },
           rated_hours: 1200,
+          asset: { model: 'FACSCanto II', original_value_cny: 1_800_000, shared: false },
+          annual: [{ year: 2025, trained_users: 9 }],
         },
       ],
       defaultParams: { ...DEFAULT_ENGINE_PARAMS, max_gap_s: 300 },

@@ -186,6 +186,7 @@ describe('docs/config.md: defaults are the ones in the code', () => {
       rated_hours: 'rated_hours',
       log_level: 'log_level',
       clock_skew_threshold_s: 'clock_skew_threshold_s',
+      large_instrument_threshold_cny: 'large_instrument_threshold_cny',
     };
     for (const [name, value] of Object.entries(COLLECTOR_DEFAULTS)) {
       const key = docKey[name as keyof typeof COLLECTOR_DEFAULTS];

@@ -34,3 +34,19 @@ describe('docs/drivers.md', () => {
     for (const k of TRANSPORT_KINDS) expect(doc, k).toContain(`${k}://`);
   });
 });
+
+describe('docs/sharing.md', () => {
+  it('documents every booking column with its aliases, and the export columns as the code has them', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { BOOKING_COLUMNS } = await import('../collector/sharing/bookings-csv.ts');
+    const { ANNUAL_COLUMNS, SESSION_COLUMNS, MISMATCH_COLUMNS, columnsMarkdown } = await import('../collector/sharing/export-columns.ts');
+    const doc = readFileSync(new URL('../docs/sharing.md', import.meta.url), 'utf8');
+    for (const c of BOOKING_COLUMNS) {
+      const row = doc.split('\n').find((l) => l.startsWith(`| \`${c.name}\` |`));
+      expect(row, c.name).toBeDefined();
+      for (const a of c.aliases) expect(row, `${c.name}: ${a}`).toContain(`\`${a}\``);
+      expect(row).toContain(c.required ? '| yes |' : '| no |');
+    }
+    for (const cols of [ANNUAL_COLUMNS, SESSION_COLUMNS, MISMATCH_COLUMNS]) expect(doc).toContain(columnsMarkdown(cols).trim());
+  });
+});

@@ -153,7 +153,48 @@ const V5 = `
 ALTER TABLE agents ADD COLUMN last_status TEXT;
 `;
 
-export const MIGRATIONS: readonly string[] = [V1, V2, V3, V4, V5];
+/**
+ * v6: open sharing. The instrument registry (asset fields and thresholds as JSON, one row per instrument), every
+ * change of a registry field, and booking / usage records (unique per instrument, start, end and user, so a
+ * re-imported file adds nothing twice).
+ */
+const V6 = `
+CREATE TABLE registry (
+  id         TEXT PRIMARY KEY,
+  fields     TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE registry_history (
+  seq           INTEGER PRIMARY KEY,
+  instrument_id TEXT NOT NULL,
+  field         TEXT NOT NULL,
+  old_value     TEXT,
+  new_value     TEXT,
+  changed_at    INTEGER NOT NULL,
+  source        TEXT NOT NULL
+) STRICT;
+CREATE INDEX registry_history_instrument ON registry_history (instrument_id, seq);
+
+CREATE TABLE bookings (
+  id            INTEGER PRIMARY KEY,
+  instrument_id TEXT NOT NULL,
+  start         INTEGER NOT NULL,
+  end           INTEGER NOT NULL,
+  user          TEXT NOT NULL,
+  organisation  TEXT NOT NULL,
+  kind          TEXT NOT NULL CHECK (kind IN ('internal', 'external')),
+  purpose       TEXT,
+  fee_cny       REAL,
+  samples       INTEGER,
+  source        TEXT NOT NULL,
+  imported_at   INTEGER NOT NULL,
+  UNIQUE (instrument_id, start, end, user)
+) STRICT;
+CREATE INDEX bookings_instrument_start ON bookings (instrument_id, start);
+`;
+
+export const MIGRATIONS: readonly string[] = [V1, V2, V3, V4, V5, V6];
 
 /** Brings the database to the newest schema; refuses a file written by a newer jishi. */
 export function migrate(db: Database.Database): void {

@@ -12,6 +12,7 @@ import { JishiError } from '../../common/errors.ts';
 import type { AgentStatusReport, IngestBatch, Readings, Sample } from '../../common/wire.ts';
 import { migrate, READING_COLUMNS } from './migrations.ts';
 import { createSqliteEngineStore } from './sqlite-engine-store.ts';
+import { createSqliteSharingStore } from './sharing-store.ts';
 import type { AgentView, IngestResult, Store, StoredInstrument, StoredReading } from './store.ts';
 
 export interface SqliteStoreOptions {
@@ -235,6 +236,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
 
   return {
     engine: createSqliteEngineStore(db),
+    sharing: createSqliteSharingStore(db),
     upsertAgent: (agentId, tokenSha256) => guarded('upsertAgent', () => upsertAgentTx(agentId, tokenSha256.toLowerCase())),
     removeAgentsExcept: (agentIds) => guarded('removeAgentsExcept', () => removeAgentsTx(agentIds)),
     agentForTokenHash: (tokenSha256) =>

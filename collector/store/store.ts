@@ -5,6 +5,7 @@
  */
 import type { AgentStatusReport, IngestBatch, InstrumentView, Readings } from '../../common/wire.ts';
 import type { EngineStore } from './engine-store.ts';
+import type { SharingStore } from './sharing-store.ts';
 
 /**
  * An instrument as the store knows it: registration, agent, last reading. Its state is not stored: it is
@@ -51,6 +52,8 @@ export interface AgentView {
 export interface Store {
   /** The utilization engine's tables (intervals, sessions, rollups, checkpoints). */
   readonly engine: EngineStore;
+  /** The open-sharing tables (registry with history, bookings). */
+  readonly sharing: SharingStore;
   /** Registers an agent or replaces its token hash. A token hash belongs to one agent: upserting moves it. */
   upsertAgent(agentId: string, tokenSha256: string): void;
   /** Deletes every agent not named (tokens of agents removed from the config stop working). Returns the removed ids. */

@@ -1,0 +1,84 @@
+/**
+ * `jishi bookings import` and `jishi export annual` as real processes on a collector data directory.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ExcelJS from 'exceljs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openSqliteStore } from '../collector/store/sqlite-store.ts';
+
+const BIN = fileURLToPath(new URL('../bin/jishi.mjs', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'jishi-cli-sharing-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function jishi(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000, cwd: dir });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const config = join(dir, 'collector.yaml');
+writeFileSync(
+  config,
+  [
+    `data_dir: ${join(dir, 'data')}`,
+    'instruments:',
+    '  - { id: SEM-1, name: 扫描电镜, original_value_cny: 1200000 }',
+    '  - { id: XRD-2, name: X射线衍射仪, original_value_cny: 300000, commissioned: 2025-07-01 }',
+  ].join('\n'),
+);
+
+describe('jishi bookings import / jishi export annual', () => {
+  it('imports the good rows, lists the bad ones by line, and exits 1; a second import adds nothing', () => {
+    const missing = jishi('bookings', 'import', join(dir, 'none.csv'), '--config', config);
+    expect(missing.code).not.toBe(0);
+    // An existing (empty) store, as a collector that ran once leaves it.
+    mkdirSync(join(dir, 'data'));
+    openSqliteStore(join(dir, 'data', 'jishi.sqlite')).close();
+    const csv = join(dir, 'bookings-2025.csv');
+    writeFileSync(
+      csv,
+      [
+        'instrument,start,end,user,organisation,kind',
+        'SEM-1,2025-03-04 09:00,2025-03-04 10:00,覃明,外校大学,external',
+        'SEM-1,2025-03-04 11:00,2025-03-04 10:00,李华,材料学院,internal',
+        'XRD-2,2025-08-01 09:00,2025-08-01 12:00,王强,材料学院,校内',
+        'GHOST,2025-08-01 09:00,2025-08-01 12:00,王强,材料学院,internal',
+      ].join('\n'),
+    );
+    const first = jishi('bookings', 'import', csv, '--config', config);
+    expect(first.code, first.stderr).toBe(1);
+    expect(first.stderr).toMatch(/bookings-2025\.csv: 2 bad rows/);
+    expect(first.stderr).toMatch(/line 3, end: /);
+    expect(first.stderr).toMatch(/line 5, instrument: .*GHOST/);
+    expect(first.stdout).toContain('bookings-2025.csv: 2 booking(s) imported, 0 already there, 2 bad row(s) left out');
+    const strict = jishi('bookings', 'import', csv, '--config', config, '--strict');
+    expect(strict.code).toBe(1);
+    expect(strict.stdout).toContain('nothing imported (--strict)');
+    const again = jishi('bookings', 'import', csv, '--config', config);
+    expect(again.stdout).toContain('0 booking(s) imported, 2 already there');
+  });
+
+  it('exports the year as XLSX and as three CSV files, every instrument shown', async () => {
+    const xlsx = join(dir, '2025.xlsx');
+    const out = jishi('export', 'annual', '--config', config, '--year', '2025', '--out', xlsx);
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stdout).toContain(`wrote ${xlsx}`);
+    expect(out.stdout).toMatch(/2 instrument\(s\), 0 session\(s\)/);
+    expect(out.stdout).toMatch(/no data in 2025: SEM-1, XRD-2/);
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.readFile(xlsx);
+    const ids: unknown[] = [];
+    wb.getWorksheet('年度汇总')!.eachRow((row) => ids.push(row.getCell(1).value));
+    expect(ids).toEqual(expect.arrayContaining(['SEM-1', 'XRD-2', '合计']));
+    const csv = join(dir, '2025.csv');
+    expect(jishi('export', 'annual', '--config', config, '--year', '2025', '--format', 'csv', '--out', csv).code).toBe(0);
+    for (const f of ['2025.csv', '2025-sessions.csv', '2025-mismatches.csv']) expect(existsSync(join(dir, f)), f).toBe(true);
+    expect(readFileSync(join(dir, '2025.csv'), 'utf8')).toContain('XRD-2');
+    const bad = jishi('export', 'annual', '--config', config, '--year', '2025', '--format', 'pdf', '--out', join(dir, 'x.pdf'));
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('--format must be one of xlsx, csv, html, json');
+  });
+});
