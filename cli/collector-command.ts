@@ -51,7 +51,7 @@ export function describeCollectorConfig(c: CollectorConfig): string {
     `config: ${c.source}`,
     `listen: http://${c.listen.host}:${c.listen.port}`,
     `store: ${c.storePath}`,
-    `influx: ${c.influx ? `${c.influx.url} database ${c.influx.database}` : 'not configured (embedded store only)'}`,
+    `influx: ${c.influx ? (c.influx.version === 1 ? `${c.influx.url} database ${c.influx.database}` : `InfluxDB ${c.influx.version} ${c.influx.url} bucket ${c.influx.bucket}`) : 'not configured (embedded store only)'}`,
     `agents: ${c.agents.length === 0 ? 'none (every ingest will be refused)' : c.agents.map((a) => a.id).join(', ')}`,
     `instruments configured: ${c.instruments.length}${c.instruments.length > 0 ? ` (${c.instruments.map((i) => i.id).join(', ')})` : ''}`,
     `time zone: ${c.timeZone}; rated hours per year: ${c.ratedHours} (default)`,

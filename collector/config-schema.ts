@@ -147,10 +147,14 @@ export const AdminEntrySchema = Type.Object(
 
 export const InfluxSchema = Type.Object(
   {
-    url: Type.String({ minLength: 1, description: 'InfluxDB 1.x base URL, e.g. http://127.0.0.1:8086' }),
+    url: Type.String({ minLength: 1, description: 'InfluxDB base URL, e.g. http://127.0.0.1:8086' }),
+    version: Type.Optional(Type.Union([Type.Literal(1), Type.Literal(2), Type.Literal(3)], { description: 'InfluxDB major version (default 1)' })),
     database: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$', description: 'Database (default jishi)' })),
     username: Type.Optional(Type.String({ minLength: 1 })),
     password: Type.Optional(Type.String()),
+    token: Type.Optional(Type.String({ minLength: 1, description: 'API token (2.x, 3.x)' })),
+    org: Type.Optional(Type.String({ minLength: 1, description: 'Organization (2.x)' })),
+    bucket: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Bucket (2.x) or database (3.x); default the database' })),
   },
   { additionalProperties: false },
 );

@@ -39,6 +39,11 @@ export interface ConfiguredInstrument {
   annual: AnnualEntry[];
 }
 
+/** Where readings are forwarded: InfluxDB 1.x (database, optional user) or 2.x/3.x (token, org, bucket). */
+export type InfluxTarget =
+  | { version: 1; url: string; database: string; username?: string; password?: string }
+  | { version: 2 | 3; url: string; token: string; org?: string; bucket: string };
+
 /** The resolved collector configuration. */
 export interface CollectorConfig {
   /** Where it came from (file path or the name given to collectorConfigFromObject), for messages. */
@@ -49,7 +54,7 @@ export interface CollectorConfig {
   /** Absolute path of the SQLite store, `<dataDir>/jishi.sqlite`. */
   storePath: string;
   /** Absent when readings are not forwarded. */
-  influx?: { url: string; database: string; username?: string; password?: string };
+  influx?: InfluxTarget;
   agents: { id: string; tokenSha256: string }[];
   /** Who may manage the registry and bookings through the API. */
   admins: { id: string; tokenSha256: string }[];
@@ -110,12 +115,7 @@ function resolveConfig(file: CollectorConfigFile, source: string, baseDir: strin
     storePath: join(dataDir, STORE_FILE),
     ...(file.influx
       ? {
-          influx: {
-            url: file.influx.url.replace(/\/+$/, ''),
-            database: file.influx.database ?? COLLECTOR_DEFAULTS.influx_database,
-            ...(file.influx.username !== undefined ? { username: file.influx.username } : {}),
-            ...(file.influx.password !== undefined ? { password: file.influx.password } : {}),
-          },
+          influx: influxTarget(file.influx),
         }
       : {}),
     agents: (file.agents ?? []).map((a) => ({ id: a.id, tokenSha256: a.token_sha256.toLowerCase() })),
@@ -156,11 +156,26 @@ function resolveConfig(file: CollectorConfigFile, source: string, baseDir: strin
   };
 }
 
+function influxTarget(i: NonNullable<CollectorConfigFile['influx']>): InfluxTarget {
+  const url = i.url.replace(/\/+$/, '');
+  const database = i.database ?? COLLECTOR_DEFAULTS.influx_database;
+  if (i.version === 2 || i.version === 3) {
+    return { version: i.version, url, token: i.token ?? '', ...(i.org !== undefined ? { org: i.org } : {}), bucket: i.bucket ?? database };
+  }
+  return {
+    version: 1,
+    url,
+    database,
+    ...(i.username !== undefined ? { username: i.username } : {}),
+    ...(i.password !== undefined ? { password: i.password } : {}),
+  };
+}
+
 // ---- schema errors ---------------------------------------------------------------------------
 
 /** Schema error messages: the InfluxDB password is never quoted back; a bad token hash says how to get one. */
 const SCHEMA_ISSUES: SchemaIssueOptions = {
-  secretPath: /\/password$/,
+  secretPath: /\/(password|token)$/,
   patternHints: [
     { path: /\/token_sha256$/, message: 'must be 64 hex digits (the sha256 of the token; `jishi token <agent-id>` prints it)' },
   ],
@@ -284,5 +299,19 @@ function checkSemantics(root: unknown, issues: ConfigIssue[]): void {
   const influx = root.influx;
   if (isRecord(influx) && typeof influx.url === 'string' && influx.url !== '') {
     checkBaseUrl(influx.url, '/influx/url', 'http://127.0.0.1:8086', issues);
+  }
+  if (isRecord(influx)) {
+    const v2 = influx.version === 2 || influx.version === 3;
+    const only = (keys: string[], what: string) => {
+      for (const k of keys) if (influx[k] !== undefined) issues.push({ path: `/influx/${k}`, message: `applies to ${what} only (influx.version ${v2 ? influx.version : '1, the default'})` });
+    };
+    if (v2) {
+      only(['username', 'password', 'database'], 'InfluxDB 1.x');
+      if (influx.token === undefined) issues.push({ path: '/influx', message: `InfluxDB ${influx.version} needs a token (influx.token)` });
+      if (influx.version === 2 && influx.org === undefined) issues.push({ path: '/influx', message: 'InfluxDB 2 needs an organization (influx.org)' });
+      if (influx.version === 2 && influx.bucket === undefined) issues.push({ path: '/influx', message: 'InfluxDB 2 needs a bucket (influx.bucket)' });
+    } else {
+      only(['token', 'org', 'bucket'], 'InfluxDB 2.x and 3.x');
+    }
   }
 }

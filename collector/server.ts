@@ -13,7 +13,8 @@ import type { CollectorConfig } from './config.ts';
 import { createInfluxForwarder, type InfluxForwarder } from './influx/forwarder.ts';
 import { acquireLock } from './store/lock.ts';
 import { openSqliteStore } from './store/sqlite-store.ts';
-import { syncRegistryFromConfig } from './sharing/registry.ts';
+import { registryInfo, syncRegistryFromConfig } from './sharing/registry.ts';
+import { createInfluxSink } from './influx/create-sink.ts';
 import type { Store } from './store/store.ts';
 
 export interface StartCollectorOptions {
@@ -59,20 +60,8 @@ export async function startCollector(config: CollectorConfig, options: StartColl
     for (const a of config.agents) store.upsertAgent(a.id, a.tokenSha256);
     if (config.agents.length === 0) logger.warn('no agents configured: every ingest will be refused (401)');
 
-    if (config.influx) {
-      forwarder = createInfluxForwarder({
-        store,
-        url: config.influx.url,
-        database: config.influx.database,
-        ...(config.influx.username !== undefined ? { username: config.influx.username } : {}),
-        ...(config.influx.password !== undefined ? { password: config.influx.password } : {}),
-        clock,
-        logger: logger.child({ component: 'influx-forwarder' }),
-      });
-    }
     const synced = syncRegistryFromConfig(store.sharing, config.instruments, clock.now(), logger.child({ component: 'registry' }));
     if (synced > 0) logger.debug({ fields: synced }, 'registry fields written from the config');
-    const fwd = forwarder;
     const configured = new Map(config.instruments.map((i) => [i.id, i.params]));
     const engine = new EngineRunner({
       store: store.engine,
@@ -81,6 +70,19 @@ export async function startCollector(config: CollectorConfig, options: StartColl
       clock,
       logger: logger.child({ component: 'engine' }),
     });
+    if (config.influx) {
+      const st = store;
+      const knownIds = (): string[] => [...new Set([...config.instruments.map((i) => i.id), ...st.listInstruments().map((i) => i.id)])];
+      forwarder = createInfluxForwarder({
+        store,
+        sink: createInfluxSink(config.influx),
+        liveStates: (now) => knownIds().map((id) => ({ instrument_id: id, ...engine.live(id, now) })),
+        registry: () => registryInfo(st, knownIds(), config.ratedHours),
+        clock,
+        logger: logger.child({ component: 'influx-forwarder' }),
+      });
+    }
+    const fwd = forwarder;
     app = buildApp({
       engine,
       registry: config.instruments,

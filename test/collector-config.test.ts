@@ -60,7 +60,7 @@ describe('collector config', () => {
       listen: { host: '0.0.0.0', port: 0 },
       dataDir: '/var/lib/jishi',
       storePath: '/var/lib/jishi/jishi.sqlite',
-      influx: { url: 'http://127.0.0.1:8086', database: 'jishi', username: 'jishi', password: 'secret' },
+      influx: { version: 1, url: 'http://127.0.0.1:8086', database: 'jishi', username: 'jishi', password: 'secret' },
       agents: [{ id: 'lab-pc-1', tokenSha256: HASH }],
       admins: [{ id: 'asset-office', tokenSha256: 'cd'.repeat(32) }],
       largeInstrumentThresholdCny: 400_000,
@@ -143,5 +143,31 @@ describe('collector config', () => {
     const config = collectorConfigFromObject({ listen: { port: 0 }, data_dir: 'data' }, 'demo', { baseDir: '/tmp/x' });
     expect(config).toMatchObject({ listen: { host: '127.0.0.1', port: 0 }, dataDir: '/tmp/x/data' });
     expect(() => collectorConfigFromObject({ listen: { port: -1 } }, 'cli')).toThrowError(/cli: 1 configuration error/);
+  });
+
+  it('resolves InfluxDB 2.x and 3.x targets, and names what a version does not take or misses', () => {
+    const v2 = collectorConfigFromObject({ influx: { version: 2, url: 'http://192.0.2.30:8086', token: 'tok', org: 'lab', bucket: 'jishi' } }, 'v2');
+    expect(v2.influx).toEqual({ version: 2, url: 'http://192.0.2.30:8086', token: 'tok', org: 'lab', bucket: 'jishi' });
+    const v3 = collectorConfigFromObject({ influx: { version: 3, url: 'http://192.0.2.31:8181', token: 'tok' } }, 'v3');
+    expect(v3.influx).toEqual({ version: 3, url: 'http://192.0.2.31:8181', token: 'tok', bucket: 'jishi' });
+    const bad = (() => {
+      try {
+        collectorConfigFromObject({ influx: { version: 2, url: 'http://192.0.2.30:8086', database: 'x', password: 'hunter2' } }, 'bad');
+      } catch (err) {
+        return err as ConfigError;
+      }
+      throw new Error('expected a ConfigError');
+    })();
+    expect(bad.issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
+      '/influx: InfluxDB 2 needs a token (influx.token)',
+      '/influx: InfluxDB 2 needs an organization (influx.org)',
+      '/influx: InfluxDB 2 needs a bucket (influx.bucket)',
+      '/influx/database: applies to InfluxDB 1.x only (influx.version 2)',
+      '/influx/password: applies to InfluxDB 1.x only (influx.version 2)',
+    ]);
+    expect(bad.message).not.toContain('hunter2');
+    expect(() => collectorConfigFromObject({ influx: { url: 'http://192.0.2.30:8086', token: 'secret-token' } }, 'v1')).toThrowError(
+      /\/influx\/token: applies to InfluxDB 2.x and 3.x only \(influx.version 1, the default\)/,
+    );
   });
 });

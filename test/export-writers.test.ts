@@ -7,9 +7,8 @@ import {
   MISMATCH_COLUMNS,
   SESSION_COLUMNS,
   columnsMarkdown,
-  formatLocalDateTime,
-  localWallMs,
 } from '../collector/sharing/export-columns.ts';
+import { formatLocalDateTime, wallMs } from '../collector/engine/time-zone.ts';
 import type { AnnualColumnKey } from '../collector/sharing/export-columns.ts';
 import { FILL_LOW_COVERAGE, FILL_UNDER_RATED, writeAnnualXlsx } from '../collector/sharing/export-xlsx.ts';
 import { annualSummaryHtml, escapeHtml } from '../collector/sharing/summary-html.ts';
@@ -76,7 +75,7 @@ describe('local times', () => {
     expect(formatLocalDateTime(shanghai('2025-03-12 09:05'), 'Asia/Shanghai')).toBe('2025-03-12 09:05:00');
     // 2025-03-30 01:30 UTC is 03:30 CEST in Berlin (after the change at 02:00 CET).
     expect(formatLocalDateTime(Date.UTC(2025, 2, 30, 1, 30), 'Europe/Berlin')).toBe('2025-03-30 03:30:00');
-    expect(localWallMs(Date.UTC(2025, 0, 1, 0, 0, 0, 250), 'UTC')).toBe(Date.UTC(2025, 0, 1, 0, 0, 0, 250));
+    expect(wallMs(Date.UTC(2025, 0, 1, 0, 0, 0, 250), 'UTC')).toBe(Date.UTC(2025, 0, 1, 0, 0, 0, 250));
   });
 });
 

@@ -103,7 +103,7 @@ describe.skipIf(requireOrSkip('influxd', influxdAvailable()))('InfluxDB forwarde
     ingest(store, samples(4));
     ingest(store, samples(8));
     const status = down.status();
-    expect(status.pending).toBe(12);
+    expect(status.pending).toBe(12 + 3); // 12 readings, and the 3 batches' agent_health points
     expect(status.forwarded).toBe(0);
     expect(status.lastSuccessAt).toBeNull();
     expect(status.lastError).toMatch(/ECONNREFUSED|connect/i);

@@ -3,7 +3,7 @@
  * units playing traces), the driver(s) on the other, opened with serialport through modbus-serial.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock, systemClock, type Clock, type TimerHandle } from '../common/clock.ts';
+import { ManualClock, systemClock, type Clock } from '../common/clock.ts';
 import { JishiError } from '../common/errors.ts';
 import { silentLogger } from '../common/log.ts';
 import { parseTransportUrl, type ModbusRtuTransport } from '../common/transport-url.ts';
@@ -14,8 +14,11 @@ import { sdm120 } from '../devices/eastron/sdm120.ts';
 import type { ModbusProfile, ModbusRequestOptions } from '../devices/profile.ts';
 import { startModbusRtuSimulator, type ModbusRtuSimulator, type SimulatedRequest } from '../devices/simulators/modbus-rtu.ts';
 import { createTrace, DEMO_TRACES, type Trace } from '../devices/traces.ts';
+import { deviceError } from './helpers/device-error.ts';
 import { requireOrSkip } from './helpers/require-tool.ts';
 import { socatAvailable, startPtyPair, type PtyPair } from './helpers/socat.ts';
+import { RecordingClock } from './helpers/recording-clock.ts';
+import { expectTrace } from './helpers/trace-readings.ts';
 import { until } from './helpers/wait.ts';
 
 const EPOCH = Date.UTC(2025, 0, 6, 9, 30, 0);
@@ -25,15 +28,6 @@ const cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
-
-/** A ManualClock that records the delay of every timer set on it (the driver's pauses and open timeouts). */
-class RecordingClock extends ManualClock {
-  readonly delays: number[] = [];
-  override setTimeout(fn: () => void, ms: number): TimerHandle {
-    this.delays.push(ms);
-    return super.setTimeout(fn, ms);
-  }
-}
 
 function transport(path: string, unit: number, params = 'timeout=250'): ModbusRtuTransport {
   const parsed = parseTransportUrl(`modbus-rtu://${path}?baud=9600&unit=${unit}&${params}`);
@@ -101,21 +95,6 @@ function driverFor(
   );
   cleanup.push(() => d.close());
   return d;
-}
-
-function expectTrace(readings: Record<string, number>, trace: Trace, at: number, profile: ModbusProfile = sdm120): void {
-  const want = trace.at(at) as unknown as Record<string, number>;
-  expect(Object.keys(readings).sort()).toEqual(profile.fields.map((f) => f.field).sort());
-  for (const f of profile.fields) expect(readings[f.field], f.field).toBe(Math.fround(want[f.field]!));
-}
-
-async function deviceError(p: Promise<unknown>): Promise<JishiError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(JishiError);
-  return err as JishiError;
 }
 
 /** Lets pending I/O run (a few event-loop turns), for asserting that something did NOT happen. */

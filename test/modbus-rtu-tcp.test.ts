@@ -5,8 +5,7 @@
  */
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock, systemClock, type Clock, type TimerHandle } from '../common/clock.ts';
-import { JishiError } from '../common/errors.ts';
+import { ManualClock, systemClock, type Clock } from '../common/clock.ts';
 import { silentLogger } from '../common/log.ts';
 import { parseTransportUrl, type ModbusTcpTransport } from '../common/transport-url.ts';
 import { ModbusTcpDriver, type ModbusTcpDriverOptions } from '../agent/drivers/modbus-tcp.ts';
@@ -16,6 +15,9 @@ import type { ModbusProfile } from '../devices/profile.ts';
 import { INTER_FRAME_SILENCE_MS, startModbusRtuOverTcpSimulator, type ModbusRtuOverTcpSimulator } from '../devices/simulators/modbus-rtu.ts';
 import { startModbusTcpSimulator, type SimulatedRequest } from '../devices/simulators/modbus-tcp.ts';
 import { createTrace, DEMO_TRACES, type Trace } from '../devices/traces.ts';
+import { deviceError } from './helpers/device-error.ts';
+import { RecordingClock } from './helpers/recording-clock.ts';
+import { expectTrace } from './helpers/trace-readings.ts';
 import { until } from './helpers/wait.ts';
 
 const EPOCH = Date.UTC(2025, 0, 6, 9, 30, 0);
@@ -24,15 +26,6 @@ const cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
-
-/** A ManualClock that records the delay of every timer set on it. */
-class RecordingClock extends ManualClock {
-  readonly delays: number[] = [];
-  override setTimeout(fn: () => void, ms: number): TimerHandle {
-    this.delays.push(ms);
-    return super.setTimeout(fn, ms);
-  }
-}
 
 function transport(url: string): ModbusTcpTransport {
   const parsed = parseTransportUrl(url);
@@ -59,21 +52,6 @@ async function rtuSim(clock: ManualClock, seen: SimulatedRequest[] = []): Promis
   cleanup.push(() => sim.close());
   for (const unit of traces.keys()) sim.setState(unit, 'active');
   return { sim, traces };
-}
-
-function expectTrace(readings: Record<string, number>, trace: Trace, at: number): void {
-  const want = trace.at(at) as unknown as Record<string, number>;
-  expect(Object.keys(readings).sort()).toEqual(sdm120.fields.map((f) => f.field).sort());
-  for (const f of sdm120.fields) expect(readings[f.field], f.field).toBe(Math.fround(want[f.field]!));
-}
-
-async function deviceError(p: Promise<unknown>): Promise<JishiError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(JishiError);
-  return err as JishiError;
 }
 
 async function settle(): Promise<void> {

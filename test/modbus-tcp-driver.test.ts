@@ -5,7 +5,6 @@
 import { ServerTCP, type FCallbackVal } from 'modbus-serial';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock, systemClock } from '../common/clock.ts';
-import { JishiError } from '../common/errors.ts';
 import { silentLogger } from '../common/log.ts';
 import { freePort } from '../common/net.ts';
 import { parseTransportUrl, type ModbusTcpTransport } from '../common/transport-url.ts';
@@ -16,6 +15,8 @@ import { encodeField } from '../devices/modbus-codec.ts';
 import { startModbusTcpSimulator, type ModbusTcpSimulator } from '../devices/simulators/modbus-tcp.ts';
 import { createTrace, DEMO_TRACES, type Trace } from '../devices/traces.ts';
 import type { ModbusProfile } from '../devices/profile.ts';
+import { deviceError } from './helpers/device-error.ts';
+import { expectTrace } from './helpers/trace-readings.ts';
 
 const EPOCH = Date.UTC(2025, 0, 6, 9, 30, 0);
 const ctx = { clock: systemClock, logger: silentLogger() };
@@ -44,15 +45,6 @@ async function simulator(clock: ManualClock, port = 0): Promise<{ sim: ModbusTcp
   return { sim, trace };
 }
 
-async function deviceError(p: Promise<unknown>): Promise<JishiError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(JishiError);
-  return err as JishiError;
-}
-
 describe('ModbusTcpDriver', () => {
   it('reads and decodes every SDM120 field from the simulator', async () => {
     const clock = new ManualClock(EPOCH + 3_600_000);
@@ -60,9 +52,7 @@ describe('ModbusTcpDriver', () => {
     sim.setState(1, 'active');
     const driver = driverFor(sim.url(1));
     const { readings } = await driver.read();
-    const want = trace.at(clock.now()) as unknown as Record<string, number>;
-    expect(Object.keys(readings).sort()).toEqual(sdm120.fields.map((f) => f.field).sort());
-    for (const f of sdm120.fields) expect(readings[f.field], f.field).toBe(Math.fround(want[f.field]!));
+    expectTrace(readings, trace, clock.now());
     expect(readings.power_w).toBeGreaterThan(0);
     expect(driver.stats()).toEqual({ connected: true, reconnects: 0 });
 

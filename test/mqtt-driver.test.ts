@@ -21,6 +21,7 @@ import { startMqttSimulator, type MqttSimulator, type SimulatedMqttDevice } from
 import { tasmotaPlug } from '../devices/tasmota/plug.ts';
 import { createTrace, DEMO_TRACES, type TraceReading } from '../devices/traces.ts';
 import { zigbee2mqttPlug } from '../devices/zigbee2mqtt/plug.ts';
+import { deviceError } from './helpers/device-error.ts';
 import { capture } from './helpers/log-capture.ts';
 import { mosquittoAvailable, requireOrSkip, startMosquitto, type RunningMosquitto } from './helpers/mosquitto.ts';
 import { until } from './helpers/wait.ts';
@@ -73,15 +74,6 @@ async function publisher(brokerUrl: string): Promise<MqttClient> {
   const client = await connectAsync(brokerUrl, { reconnectPeriod: 0 });
   cleanup.push(() => client.endAsync());
   return client;
-}
-
-async function deviceError(p: Promise<unknown>): Promise<JishiError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(JishiError);
-  return err as JishiError;
 }
 
 /** Waits until read() succeeds and `accept` holds for the result. */

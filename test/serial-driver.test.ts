@@ -6,7 +6,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SerialDriver, type SerialDriverOptions } from '../agent/drivers/serial.ts';
 import { ManualClock, systemClock, type Clock } from '../common/clock.ts';
-import { JishiError } from '../common/errors.ts';
 import { silentLogger } from '../common/log.ts';
 import { parseTransportUrl, type SerialTransport } from '../common/transport-url.ts';
 import { genericScpi } from '../devices/generic/scpi.ts';
@@ -16,6 +15,7 @@ import { pfeifferTpg26x } from '../devices/pfeiffer/tpg26x.ts';
 import type { SerialProfile } from '../devices/profile.ts';
 import { startSerialInstrument, type SerialInstrument } from '../devices/simulators/serial-instrument.ts';
 import { createTrace, DEMO_TRACES, type Trace, type TraceReading } from '../devices/traces.ts';
+import { deviceError } from './helpers/device-error.ts';
 import { requireOrSkip } from './helpers/require-tool.ts';
 import { socatAvailable, startPtyPair, type PtyPair } from './helpers/socat.ts';
 import { until } from './helpers/wait.ts';
@@ -55,15 +55,6 @@ async function instrument(path: string, profile: SerialProfile, t: Trace, clock:
   const sim = await startSerialInstrument({ path, profile, trace: t, clock, intervalMs });
   cleanup.push(() => sim.close());
   return sim;
-}
-
-async function deviceError(p: Promise<unknown>): Promise<JishiError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(JishiError);
-  return err as JishiError;
 }
 
 /** What a profile's fields read for a trace reading, with the resolution the simulator writes them at. */

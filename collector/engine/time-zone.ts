@@ -2,6 +2,8 @@
  * Local calendar days in an IANA time zone, with Intl only (no dependency). Days are `YYYY-MM-DD` strings.
  * A local day is [dayStart(day), dayStart(next day)): 24 h in Asia/Shanghai, 23 h or 25 h on DST change days
  * elsewhere (Europe/Berlin), and it starts at the first instant of the date when midnight is skipped.
+ * Also the one place local wall times are converted (wallMs, localWallTimeToUtc, formatLocalDateTime): the
+ * engine, the bookings import and the export writers all use these.
  */
 
 import { formatDay, parseDay } from './days.ts';
@@ -34,14 +36,36 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
   return f;
 }
 
-/** The wall-clock time at `ts` in the zone, as ms of the same wall time in UTC. */
-function wallMs(ts: number, timeZone: string): number {
+/**
+ * The wall-clock time at `ts` in the zone, as ms of that same wall time read as UTC: `new Date(wallMs(ts, tz))`
+ * has the local time in its UTC fields (what an Excel date cell holds: Excel dates have no zone).
+ */
+export function wallMs(ts: number, timeZone: string): number {
   const v: Record<string, number> = {};
   for (const part of formatter(timeZone).formatToParts(ts)) {
     if (part.type !== 'literal') v[part.type] = Number(part.value);
   }
   const seconds = Date.UTC(v.year!, v.month! - 1, v.day!, v.hour!, v.minute!, v.second!);
   return seconds + (ts - Math.floor(ts / 1000) * 1000);
+}
+
+/**
+ * The instant a local wall time (given as the same wall time read as UTC, see wallMs) happens in the zone; the
+ * earlier one when it happens twice (a DST fall-back), null when it never happens (skipped by a spring-forward).
+ */
+export function localWallTimeToUtc(wall: number, timeZone: string): number | null {
+  // The instant is `wall - offset`, for the offset in force then: try the offsets around it (-12 h to +14 h).
+  let best: number | null = null;
+  for (const probe of [wall - 15 * HOUR_MS, wall, wall + 13 * HOUR_MS]) {
+    const t = wall - (wallMs(probe, timeZone) - probe);
+    if (wallMs(t, timeZone) === wall && (best === null || t < best)) best = t;
+  }
+  return best;
+}
+
+/** `YYYY-MM-DD HH:MM:SS` local time in the zone (milliseconds dropped). */
+export function formatLocalDateTime(ts: number, timeZone: string): string {
+  return new Date(wallMs(ts, timeZone)).toISOString().slice(0, 19).replace('T', ' ');
 }
 
 /** True when Intl knows the zone. */
@@ -54,9 +78,6 @@ export function isValidTimeZone(timeZone: string): boolean {
   }
 }
 
-
-/** ms of UTC midnight of a `YYYY-MM-DD` day; throws RangeError for anything else. */
-
 /** The local date (YYYY-MM-DD) of `ts` in the zone. */
 export function localDay(ts: number, timeZone: string = DEFAULT_TIME_ZONE): string {
   return formatDay(wallMs(ts, timeZone));
@@ -65,13 +86,8 @@ export function localDay(ts: number, timeZone: string = DEFAULT_TIME_ZONE): stri
 /** ms since epoch of the first instant of the local day (local midnight, or later when midnight is skipped). */
 export function dayStart(day: string, timeZone: string = DEFAULT_TIME_ZONE): number {
   const midnight = parseDay(day);
-  // Local midnight is `midnight - offset`, for the offset in force then: try the offsets around it.
-  let best: number | null = null;
-  for (const probe of [midnight - 14 * HOUR_MS, midnight, midnight + 12 * HOUR_MS]) {
-    const t = midnight - (wallMs(probe, timeZone) - probe);
-    if (wallMs(t, timeZone) === midnight && (best === null || t < best)) best = t;
-  }
-  if (best !== null) return best;
+  const start = localWallTimeToUtc(midnight, timeZone);
+  if (start !== null) return start;
   // Midnight does not exist that day (a DST change at 00:00): the first instant whose date is `day`.
   let lo = midnight - 15 * HOUR_MS; // local date before `day` at any offset up to +14 h
   let hi = midnight + 13 * HOUR_MS; // local date `day` or later at any offset down to -12 h

@@ -1,5 +1,7 @@
 /**
- * Forwards readings from the store to InfluxDB 1.x, in insertion order, from a durable cursor.
+ * Forwards readings, the engine's results and agent health from the store to InfluxDB (1.x, or 2.x/3.x through
+ * an InfluxSink), in insertion order, from durable cursors; and, as they change, the live state of every
+ * instrument and the registry (instrument_live, instrument_info: current values, not history).
  *
  * The store is the system of record: the cursor (`influx` by default) advances only after InfluxDB accepted a
  * write, so an InfluxDB outage loses nothing; the forwarder retries with capped exponential backoff and
@@ -7,21 +9,32 @@
  * a crash between write and cursor update is harmless. A point InfluxDB rejects as malformed (HTTP 400) is
  * isolated, logged, counted in `skipped` and passed over, so one bad reading cannot stall forwarding.
  */
-import { InfluxDB, type IPoint } from 'influx';
+import type { IPoint } from 'influx';
 import { sleep, systemClock, type Clock, type TimerHandle } from '../../common/clock.ts';
 import { silentLogger, type Logger } from '../../common/log.ts';
 import type { Store } from '../store/store.ts';
-import { deleteQueries, readingToPoint, resultToPoint } from './points.ts';
+import type { InstrumentState } from '../engine/types.ts';
+import { agentReportPoint, deleteTargets, infoPoint, livePoint, readingToPoint, resultToPoint, type InfoSource } from './points.ts';
+import { createInfluxV1Sink, type InfluxSink } from './sink.ts';
+
+/** instrument_live is written again after this long without a change, so last() over a 5 min range finds it. */
+export const LIVE_REFRESH_MS = 5 * 60_000;
 
 export const DEFAULT_FORWARDER_CURSOR = 'influx';
 
 export interface InfluxForwarderOptions {
   store: Store;
-  /** Base URL, e.g. `http://127.0.0.1:8086` (a URL without a port means 80/443). */
-  url: string;
-  database: string;
+  /** Where to write; default an InfluxDB 1.x sink from url/database/username/password. */
+  sink?: InfluxSink;
+  /** InfluxDB 1.x base URL, e.g. `http://127.0.0.1:8086` (a URL without a port means 80/443); without `sink`. */
+  url?: string;
+  database?: string;
   username?: string;
   password?: string;
+  /** The live state of every instrument now (instrument_live); none when absent. */
+  liveStates?: (now: number) => ReadonlyArray<{ instrument_id: string; state: InstrumentState; since: number | null }>;
+  /** The registry as instrument_info needs it; none when absent. */
+  registry?: () => readonly InfoSource[];
   clock?: Clock;
   logger?: Logger;
   /** Readings per write (default 5000). */
@@ -60,31 +73,13 @@ export interface InfluxForwarder {
   status(): ForwarderStatus;
 }
 
-/** The influx package's pool would disable the host for its own backoff; the forwarder does its own. */
-const NO_POOL_BACKOFF = {
-  getDelay: () => 0,
-  next() {
-    return this;
-  },
-  reset() {
-    return this;
-  },
-};
-
 function describe(err: unknown): string {
   if (err instanceof Error) return err.message || (err as NodeJS.ErrnoException).code || err.name;
   return String(err);
 }
 
-/** True when InfluxDB refused the data itself (HTTP 400): retrying the same points cannot succeed. */
-function isRejected(err: unknown): boolean {
-  // The influx package's RequestError (not exported) carries the response as `res`.
-  const res = (err as { res?: { statusCode?: number } } | null)?.res;
-  return res?.statusCode === 400;
-}
-
 export function createInfluxForwarder(options: InfluxForwarderOptions): InfluxForwarder {
-  const { store, database } = options;
+  const { store } = options;
   const clock = options.clock ?? systemClock;
   const log = options.logger ?? silentLogger();
   const batchSize = options.batchSize ?? 5000;
@@ -94,19 +89,20 @@ export function createInfluxForwarder(options: InfluxForwarderOptions): InfluxFo
   const cursorName = options.cursorName ?? DEFAULT_FORWARDER_CURSOR;
   const resultsCursor = `${cursorName}:results`;
 
-  const url = new URL(options.url);
-  const protocol = url.protocol === 'https:' ? 'https' : 'http';
-  const influx = new InfluxDB({
-    host: url.hostname.replace(/^\[|\]$/g, ''),
-    port: url.port === '' ? (protocol === 'https' ? 443 : 80) : Number(url.port),
-    protocol,
-    ...(url.pathname !== '/' ? { path: url.pathname.replace(/\/+$/, '') } : {}),
-    database,
-    ...(options.username !== undefined ? { username: options.username } : {}),
-    ...(options.password !== undefined ? { password: options.password } : {}),
-    pool: { maxRetries: 0, requestTimeout: options.requestTimeoutMs ?? 10_000, backoff: NO_POOL_BACKOFF },
-  });
-  const target = `${protocol}://${url.host}${url.pathname === '/' ? '' : url.pathname} database ${database}`;
+  const sink =
+    options.sink ??
+    createInfluxV1Sink({
+      url: options.url ?? 'http://127.0.0.1:8086',
+      database: options.database ?? 'jishi',
+      ...(options.username !== undefined ? { username: options.username } : {}),
+      ...(options.password !== undefined ? { password: options.password } : {}),
+      ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+    });
+  const target = sink.target;
+  const agentsCursor = `${cursorName}:agents`;
+  /** What was last written to instrument_live / instrument_info, to write only changes (and live refreshes). */
+  const lastLive = new Map<string, { state: InstrumentState; since: number | null; at: number }>();
+  const lastInfo = new Map<string, string>();
 
   let running = false;
   let loop: Promise<void> | undefined;
@@ -120,15 +116,11 @@ export function createInfluxForwarder(options: InfluxForwarderOptions): InfluxFo
   let skipped = 0;
   let lastPending = 0;
 
-  const write = (points: IPoint[]): Promise<void> => influx.writePoints(points, { precision: 'ms', database });
+  const write = (points: IPoint[]): Promise<void> => sink.write(points);
 
   async function ensureDatabase(): Promise<void> {
     if (databaseReady) return;
-    const names = await influx.getDatabaseNames();
-    if (!names.includes(database)) {
-      await influx.createDatabase(database);
-      log.info({ target }, 'created InfluxDB database');
-    }
+    await sink.ensureReady();
     databaseReady = true;
   }
 
@@ -138,7 +130,7 @@ export function createInfluxForwarder(options: InfluxForwarderOptions): InfluxFo
       await write(points.map((p) => p.point));
       return 0;
     } catch (err) {
-      if (!isRejected(err)) throw err;
+      if (!sink.isRejected(err)) throw err;
       log.warn({ target, err: describe(err) }, 'InfluxDB rejected a batch; writing its points one by one');
     }
     let bad = 0;
@@ -146,7 +138,7 @@ export function createInfluxForwarder(options: InfluxForwarderOptions): InfluxFo
       try {
         await write([p.point]);
       } catch (err) {
-        if (!isRejected(err)) throw err;
+        if (!sink.isRejected(err)) throw err;
         bad++;
         log.error({ target, reading_id: p.id, err: describe(err) }, 'InfluxDB rejected a reading; it stays in the store only');
       }
@@ -177,12 +169,13 @@ export function createInfluxForwarder(options: InfluxForwarderOptions): InfluxFo
         continue;
       }
       await flush();
-      for (const q of deleteQueries(entry)) {
-        const raw = (await influx.queryRaw(q, { database, method: 'POST' } as Parameters<typeof influx.queryRaw>[1])) as {
-          results?: Array<{ error?: string }>;
-        };
-        const error = raw.results?.find((r) => r.error !== undefined)?.error;
-        if (error !== undefined) throw new Error(`InfluxDB refused "${q}": ${error}`);
+      for (const d of deleteTargets(entry)) {
+        if (!(await sink.deleteFrom(d.measurement, entry.instrument_id, d.fromMs))) {
+          log.warn(
+            { target, instrument: entry.instrument_id, measurement: d.measurement, from: d.fromMs },
+            'this InfluxDB cannot delete points: rebuilt states or sessions may leave stale points there (the store is right)',
+          );
+        }
       }
     }
     await flush();
@@ -191,12 +184,48 @@ export function createInfluxForwarder(options: InfluxForwarderOptions): InfluxFo
     return entries.length === batchSize;
   }
 
-  /** Forwards one batch of readings, then one of results; returns true when more are waiting. */
+  /** Forwards one batch of readings, one of results and one of agent reports, and what changed of live states and the registry; true when more are waiting. */
   async function forwardOnce(): Promise<boolean> {
     await ensureDatabase();
     const moreReadings = await forwardReadings();
     const moreResults = await forwardResults();
-    return moreReadings || moreResults;
+    const moreReports = await forwardAgentReports();
+    await forwardCurrent();
+    return moreReadings || moreResults || moreReports;
+  }
+
+  async function forwardAgentReports(): Promise<boolean> {
+    const reports = store.agentReportsAfter(store.getCursor(agentsCursor), batchSize);
+    if (reports.length === 0) return false;
+    const bad = await writeIsolating(reports.map((r) => ({ id: r.id, point: agentReportPoint(r) })));
+    store.setCursor(agentsCursor, reports[reports.length - 1]!.id);
+    skipped += bad;
+    lastSuccessAt = clock.now();
+    return reports.length === batchSize;
+  }
+
+  /** instrument_live and instrument_info: the changed ones, and live states not written for LIVE_REFRESH_MS. */
+  async function forwardCurrent(): Promise<void> {
+    const now = clock.now();
+    const points: { id: number; point: IPoint }[] = [];
+    const liveWritten: Array<[string, { state: InstrumentState; since: number | null; at: number }]> = [];
+    for (const l of options.liveStates?.(now) ?? []) {
+      const prev = lastLive.get(l.instrument_id);
+      if (prev && prev.state === l.state && prev.since === l.since && now - prev.at < LIVE_REFRESH_MS) continue;
+      points.push({ id: -1, point: livePoint(l.instrument_id, l.state, l.since, now) });
+      liveWritten.push([l.instrument_id, { state: l.state, since: l.since, at: now }]);
+    }
+    const infoWritten: Array<[string, string]> = [];
+    for (const i of options.registry?.() ?? []) {
+      const key = JSON.stringify(i);
+      if (lastInfo.get(i.id) === key) continue;
+      points.push({ id: -1, point: infoPoint(i, now) });
+      infoWritten.push([i.id, key]);
+    }
+    if (points.length === 0) return;
+    await writeIsolating(points);
+    for (const [id, v] of liveWritten) lastLive.set(id, v);
+    for (const [id, key] of infoWritten) lastInfo.set(id, key);
   }
 
   async function forwardReadings(): Promise<boolean> {
@@ -296,7 +325,7 @@ export function createInfluxForwarder(options: InfluxForwarderOptions): InfluxFo
     },
     status() {
       try {
-        lastPending = store.pendingCount(cursorName) + store.engine.pendingResults(resultsCursor);
+        lastPending = store.pendingCount(cursorName) + store.engine.pendingResults(resultsCursor) + store.pendingAgentReports(agentsCursor);
       } catch {
         // Store closed or failing: report the last count we had.
       }

@@ -6,7 +6,8 @@
 import type { IPoint } from 'influx';
 import { RESERVED_READING_NAMES } from '../../common/wire.ts';
 import type { ResultLogEntry } from '../store/engine-store.ts';
-import type { StoredReading } from '../store/store.ts';
+import type { AgentReport, StoredReading } from '../store/store.ts';
+import type { InstrumentState } from '../engine/types.ts';
 
 export const READING_MEASUREMENT = 'reading';
 
@@ -54,7 +55,7 @@ export const STATE_MEASUREMENT = 'instrument_state';
 export const SESSION_MEASUREMENT = 'instrument_session';
 export const DAILY_MEASUREMENT = 'instrument_daily';
 
-/** The point of one result-log entry; undefined for `delete` entries (see deleteQueries). */
+/** The point of one result-log entry; undefined for `delete` entries (see deleteTargets). */
 export function resultToPoint(entry: ResultLogEntry): IPoint | undefined {
   const tags = { instrument_id: entry.instrument_id };
   switch (entry.kind) {
@@ -101,14 +102,70 @@ export function resultToPoint(entry: ResultLogEntry): IPoint | undefined {
   }
 }
 
-const quote = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-
-/** InfluxQL statements that remove what a `delete` entry says was removed from the store. */
-export function deleteQueries(entry: ResultLogEntry): string[] {
+/** What a `delete` entry says was removed from the store: measurement and start time, per kind. */
+export function deleteTargets(entry: ResultLogEntry): Array<{ measurement: string; fromMs: number }> {
   if (entry.kind !== 'delete') return [];
-  const out: string[] = [];
-  const where = (from: number) => `WHERE "instrument_id" = ${quote(entry.instrument_id)} AND time >= ${from}ms`;
-  if (entry.payload.intervals_from !== null) out.push(`DELETE FROM "${STATE_MEASUREMENT}" ${where(entry.payload.intervals_from)}`);
-  if (entry.payload.sessions_from !== null) out.push(`DELETE FROM "${SESSION_MEASUREMENT}" ${where(entry.payload.sessions_from)}`);
+  const out: Array<{ measurement: string; fromMs: number }> = [];
+  if (entry.payload.intervals_from !== null) out.push({ measurement: STATE_MEASUREMENT, fromMs: entry.payload.intervals_from });
+  if (entry.payload.sessions_from !== null) out.push({ measurement: SESSION_MEASUREMENT, fromMs: entry.payload.sessions_from });
   return out;
+}
+
+export const LIVE_MEASUREMENT = 'instrument_live';
+export const INFO_MEASUREMENT = 'instrument_info';
+export const AGENT_HEALTH_MEASUREMENT = 'agent_health';
+
+/** state_code of instrument_live: one number per state, for value mappings and colours. */
+export const STATE_CODES: Readonly<Record<InstrumentState, number>> = { off: 0, standby: 1, active: 2, fault: 3, unknown: 4 };
+
+/** The instrument_live point of one instrument's live state at `now`. */
+export function livePoint(instrumentId: string, state: InstrumentState, since: number | null, now: number): IPoint {
+  return {
+    measurement: LIVE_MEASUREMENT,
+    tags: { instrument_id: instrumentId },
+    fields: { state, state_code: STATE_CODES[state], since_s: since === null ? 0 : Math.max(0, (now - since) / 1000) },
+    timestamp: String(now),
+  };
+}
+
+/** What instrument_info needs of a registry record. */
+export interface InfoSource {
+  id: string;
+  name?: string;
+  lab?: string;
+  owner_unit?: string;
+  rated_hours: number;
+  original_value_cny?: number;
+  shared?: boolean;
+}
+
+/** The instrument_info point of one registry record at `now`. Empty tag values are written `-` (InfluxDB drops empty tags). */
+export function infoPoint(i: InfoSource, now: number): IPoint {
+  const tag = (v: string | undefined) => (v === undefined || v.trim() === '' ? '-' : v);
+  return {
+    measurement: INFO_MEASUREMENT,
+    tags: { instrument_id: i.id, lab: tag(i.lab), owner_unit: tag(i.owner_unit) },
+    fields: { name: i.name ?? i.id, rated_hours: i.rated_hours, original_value_cny: i.original_value_cny ?? 0, shared: i.shared ?? true },
+    timestamp: String(now),
+  };
+}
+
+/** The agent_health point of one accepted batch. */
+export function agentReportPoint(r: AgentReport): IPoint {
+  const fields: Record<string, number> = {
+    samples: r.samples,
+    delay_s: (r.received_at - r.sent_at) / 1000,
+    clock_offset_s: r.clock_offset_ms / 1000,
+  };
+  const s = r.status;
+  if (s !== null) {
+    fields.outbox_depth = s.outbox_depth;
+    fields.outbox_oldest_age_s = s.outbox_oldest_ts === null ? 0 : Math.max(0, (r.sent_at - s.outbox_oldest_ts) / 1000);
+    fields.dropped_samples = s.dropped_samples;
+    fields.lost_samples = s.lost_samples;
+    fields.device_errors = s.device_errors;
+    fields.failing_instruments = s.failing_instruments.length;
+    fields.uplink_failures = s.uplink_failures;
+  }
+  return { measurement: AGENT_HEALTH_MEASUREMENT, tags: { agent_id: r.agent_id }, fields, timestamp: String(r.received_at) };
 }

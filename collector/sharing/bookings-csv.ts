@@ -27,7 +27,7 @@
  *   error naming the kept line.
  */
 
-import { isValidTimeZone } from '../engine/time-zone.ts';
+import { isValidTimeZone, localWallTimeToUtc } from '../engine/time-zone.ts';
 import type { Booking, UserKind } from './types.ts';
 
 /** One problem of a bookings file. `column` is the documented column name (or the header text for header problems). */
@@ -284,44 +284,6 @@ const KINDS = new Map<string, UserKind>([
   ['外部', 'external'],
   ['校外用户', 'external'],
 ]);
-
-/** One formatter per zone (a cache; results never depend on it). */
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-/** The wall-clock time at `ts` in the zone, as ms of the same wall time in UTC (whole seconds). */
-function wallMs(ts: number, timeZone: string): number {
-  let f = formatters.get(timeZone);
-  if (f === undefined) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    });
-    formatters.set(timeZone, f);
-  }
-  const v: Record<string, number> = {};
-  for (const part of f.formatToParts(ts)) if (part.type !== 'literal') v[part.type] = Number(part.value);
-  return Date.UTC(v.year!, v.month! - 1, v.day!, v.hour!, v.minute!, v.second!);
-}
-
-/**
- * The instant a local wall time (given as the same wall time in UTC, whole seconds) happens in the zone; the
- * earlier one when it happens twice (a DST fall-back), null when it never happens (skipped by a spring-forward).
- */
-export function localWallTimeToUtc(wall: number, timeZone: string): number | null {
-  const H = 3_600_000;
-  let best: number | null = null;
-  for (const probe of [wall - 15 * H, wall, wall + 13 * H]) {
-    const t = wall - (wallMs(probe, timeZone) - probe);
-    if (wallMs(t, timeZone) === wall && (best === null || t < best)) best = t;
-  }
-  return best;
-}
 
 const TIME_RE =
   /^(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[Tt]|\s+)(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;

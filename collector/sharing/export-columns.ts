@@ -505,44 +505,6 @@ export function mismatchCellValue(m: Mismatch, key: MismatchColumnKey): CellValu
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Local times
-
-/** One formatter per zone (a cache: results never depend on it). */
-const wallFormatters = new Map<string, Intl.DateTimeFormat>();
-
-/**
- * The wall-clock time at `ts` in the zone, as ms of that same wall time read as UTC: `new Date(wall)` has the
- * local time in its UTC fields. Excel dates have no zone, so this is what goes into a date cell.
- */
-export function localWallMs(ts: number, timeZone: string): number {
-  let f = wallFormatters.get(timeZone);
-  if (f === undefined) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    });
-    wallFormatters.set(timeZone, f);
-  }
-  const v: Record<string, number> = {};
-  for (const part of f.formatToParts(ts)) {
-    if (part.type !== 'literal') v[part.type] = Number(part.value);
-  }
-  const whole = Date.UTC(v.year!, v.month! - 1, v.day!, v.hour!, v.minute!, v.second!);
-  return whole + (ts - Math.floor(ts / 1000) * 1000);
-}
-
-/** `YYYY-MM-DD HH:MM:SS` local time in the zone (seconds truncated). */
-export function formatLocalDateTime(ts: number, timeZone: string): string {
-  return new Date(localWallMs(ts, timeZone)).toISOString().slice(0, 19).replace('T', ' ');
-}
-
-// ---------------------------------------------------------------------------------------------------------
 // The three tables
 
 /** One sheet's table: its columns and cell values, row by row. `totals` is the 合计 row (main sheet only). */

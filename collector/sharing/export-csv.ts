@@ -13,7 +13,8 @@
  *   a leading `'` so a spreadsheet does not run it as a formula (names come from config and imports).
  */
 
-import { formatLocalDateTime, mismatchesTable, sessionsTable, summaryTable } from './export-columns.ts';
+import { formatLocalDateTime } from '../engine/time-zone.ts';
+import { mismatchesTable, sessionsTable, summaryTable } from './export-columns.ts';
 import type { CellValue, ColumnFormat, ExportTable } from './export-columns.ts';
 import type { AnnualReport } from './types.ts';
 

@@ -14,16 +14,15 @@
 
 import ExcelJS from 'exceljs';
 import type { Cell, Fill, Worksheet } from 'exceljs';
+import { formatLocalDateTime, wallMs } from '../engine/time-zone.ts';
 import {
   ANNUAL_COLUMNS,
   COVERAGE_WARN,
   DEFINITIONS_ZH,
   MISMATCH_COLUMNS,
   SESSION_COLUMNS,
-  formatLocalDateTime,
   isLowCoverage,
   isUnderRated,
-  localWallMs,
   mismatchesTable,
   sessionsTable,
   summaryTable,
@@ -69,7 +68,7 @@ function cellValue(v: CellValue, format: ColumnFormat, timeZone: string): ExcelJ
   if (v === null) return null;
   if (typeof v === 'boolean') return v ? '是' : '否';
   if (format === 'date' && typeof v === 'string') return dayDate(v);
-  if (format === 'datetime' && typeof v === 'number') return new Date(localWallMs(v, timeZone));
+  if (format === 'datetime' && typeof v === 'number') return new Date(wallMs(v, timeZone));
   return v;
 }
 

@@ -13,27 +13,9 @@
 import type { Logger } from '../../common/log.ts';
 import type { ConfiguredInstrument } from '../config.ts';
 import { FAULT_WORDS_MATCH } from '../engine/params.ts';
+import type { InfoSource } from '../influx/points.ts';
 import type { RegistryFields, SharingStore } from '../store/sharing-store.ts';
 import type { AnnualEntry, AssetFields } from './types.ts';
-
-/** Asset fields the API may change (the rest belong to the config file). */
-export const API_FIELDS = [
-  'name',
-  'name_en',
-  'model',
-  'category_code',
-  'manufacturer',
-  'country',
-  'original_value_cny',
-  'owner_unit',
-  'lab',
-  'location',
-  'contact',
-  'funding_source',
-  'shared',
-  'asset_status',
-  'agent',
-] as const satisfies ReadonlyArray<keyof AssetFields>;
 
 /** Every asset field, in the order of the annual form. */
 export const ASSET_FIELDS = [
@@ -56,6 +38,19 @@ export const ASSET_FIELDS = [
   'rated_hours',
   'agent',
 ] as const satisfies ReadonlyArray<keyof AssetFields>;
+
+/** Asset fields that belong to the config file alone: rated hours and service dates drive the engine. */
+const CONFIG_OWNED_FIELDS = ['commissioned', 'retired', 'rated_hours'] as const satisfies ReadonlyArray<(typeof ASSET_FIELDS)[number]>;
+
+/** An asset field the API may change. */
+export type ApiField = Exclude<(typeof ASSET_FIELDS)[number], (typeof CONFIG_OWNED_FIELDS)[number]>;
+
+function isApiField(field: (typeof ASSET_FIELDS)[number]): field is ApiField {
+  return !(CONFIG_OWNED_FIELDS as readonly string[]).includes(field);
+}
+
+/** Asset fields the API may change (the rest belong to the config file), in the order of ASSET_FIELDS. */
+export const API_FIELDS: readonly ApiField[] = ASSET_FIELDS.filter(isApiField);
 
 /** Engine parameters recorded in the registry (their changes are in the history). */
 const ENGINE_FIELDS = ['off_w', 'active_w', 'hysteresis', 'min_dwell_s', 'max_gap_s', 'merge_gap_s', 'warmup_max_s', 'post_max_s'] as const;
@@ -104,4 +99,21 @@ export function annualOf(fields: RegistryFields): AnnualEntry[] {
   const v = fields.annual;
   if (!Array.isArray(v)) return [];
   return v.filter((e): e is AnnualEntry => typeof e === 'object' && e !== null && typeof (e as AnnualEntry).year === 'number');
+}
+
+/** The registry as the instrument_info measurement needs it (every known id; names and rated hours defaulted). */
+export function registryInfo(store: { sharing: SharingStore }, ids: readonly string[], defaultRatedHours: number): InfoSource[] {
+  const records = new Map(store.sharing.registry().map((r) => [r.id, r.fields]));
+  return [...new Set([...ids, ...records.keys()])].sort().map((id) => {
+    const a = assetOf(records.get(id) ?? {});
+    return {
+      id,
+      ...(a.name !== undefined ? { name: a.name } : {}),
+      ...(a.lab !== undefined ? { lab: a.lab } : {}),
+      ...(a.owner_unit !== undefined ? { owner_unit: a.owner_unit } : {}),
+      rated_hours: a.rated_hours ?? defaultRatedHours,
+      ...(a.original_value_cny !== undefined ? { original_value_cny: a.original_value_cny } : {}),
+      ...(a.shared !== undefined ? { shared: a.shared } : {}),
+    };
+  });
 }

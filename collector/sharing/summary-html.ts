@@ -8,7 +8,8 @@
  * An instrument with no data is not "under rated hours": nothing is known about its use; it is listed as 无数据.
  */
 
-import { COVERAGE_WARN, formatLocalDateTime, isLowCoverage, isUnderRated, periodText, rowNotes } from './export-columns.ts';
+import { formatLocalDateTime } from '../engine/time-zone.ts';
+import { COVERAGE_WARN, isLowCoverage, isUnderRated, periodText, rowNotes } from './export-columns.ts';
 import type { AnnualReport, AnnualRow } from './types.ts';
 
 /** Escapes text for HTML content and attribute values (also valid inside inline SVG). */

@@ -194,7 +194,23 @@ CREATE TABLE bookings (
 CREATE INDEX bookings_instrument_start ON bookings (instrument_id, start);
 `;
 
-export const MIGRATIONS: readonly string[] = [V1, V2, V3, V4, V5, V6];
+/**
+ * v7: one row per accepted batch with the agent's health summary, in arrival order (an id the InfluxDB forwarder
+ * keeps a cursor on: measurement agent_health). `batches` stays the dedup table.
+ */
+const V7 = `
+CREATE TABLE agent_reports (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  agent_id        TEXT NOT NULL,
+  sent_at         INTEGER NOT NULL,
+  received_at     INTEGER NOT NULL,
+  samples         INTEGER NOT NULL,
+  clock_offset_ms INTEGER NOT NULL,
+  status          TEXT
+) STRICT;
+`;
+
+export const MIGRATIONS: readonly string[] = [V1, V2, V3, V4, V5, V6, V7];
 
 /** Brings the database to the newest schema; refuses a file written by a newer jishi. */
 export function migrate(db: Database.Database): void {

@@ -13,7 +13,7 @@ import type { AgentStatusReport, IngestBatch, Readings, Sample } from '../../com
 import { migrate, READING_COLUMNS } from './migrations.ts';
 import { createSqliteEngineStore } from './sqlite-engine-store.ts';
 import { createSqliteSharingStore } from './sharing-store.ts';
-import type { AgentView, IngestResult, Store, StoredInstrument, StoredReading } from './store.ts';
+import type { AgentReport, AgentView, IngestResult, Store, StoredInstrument, StoredReading } from './store.ts';
 
 export interface SqliteStoreOptions {
   /** `NORMAL` (default) or `FULL`; see the module comment. */
@@ -166,6 +166,13 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       'SELECT count(*) FROM readings WHERE id > coalesce((SELECT value FROM cursors WHERE name = ?), 0)',
     ).pluck(),
     ping: db.prepare('SELECT 1').pluck(),
+    insertReport: db.prepare(
+      'INSERT INTO agent_reports (agent_id, sent_at, received_at, samples, clock_offset_ms, status) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    reportsAfter: db.prepare('SELECT * FROM agent_reports WHERE id > ? ORDER BY id LIMIT ?'),
+    pendingReports: db.prepare(
+      'SELECT count(*) FROM agent_reports WHERE id > coalesce((SELECT value FROM cursors WHERE name = ?), 0)',
+    ).pluck(),
   };
 
   const ingestTx = db.transaction((batch: IngestBatch, receivedAt: number, clockOffsetMs: number): IngestResult => {
@@ -179,7 +186,9 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       clockOffsetMs,
     );
     if (inserted.changes === 0) return { accepted: 0, duplicate: true };
-    if (batch.agent_status !== undefined) st.setStatus.run(JSON.stringify(batch.agent_status), batch.agent_id);
+    const status = batch.agent_status === undefined ? null : JSON.stringify(batch.agent_status);
+    if (status !== null) st.setStatus.run(status, batch.agent_id);
+    st.insertReport.run(batch.agent_id, batch.sent_at, receivedAt, batch.samples.length, clockOffsetMs, status);
 
     const perInstrument = new Map<string, { sample: Sample; readingId: number }[]>();
     for (const sample of batch.samples) {
@@ -276,6 +285,14 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     getCursor: (name) => guarded('getCursor', () => (st.getCursor.get(name) as number | undefined) ?? 0),
     setCursor: (name, value) => guarded('setCursor', () => void st.setCursor.run(name, value)),
     pendingCount: (cursorName) => guarded('pendingCount', () => st.pending.get(cursorName) as number),
+    agentReportsAfter: (cursor, limit) =>
+      guarded('agentReportsAfter', () =>
+        (st.reportsAfter.all(cursor, limit) as Array<Omit<AgentReport, 'status'> & { status: string | null }>).map((r) => ({
+          ...r,
+          status: r.status === null ? null : (JSON.parse(r.status) as AgentStatusReport),
+        })),
+      ),
+    pendingAgentReports: (cursorName) => guarded('pendingAgentReports', () => st.pendingReports.get(cursorName) as number),
     ping: () => guarded('ping', () => void st.ping.get()),
     close: () => {
       if (db.open) db.close();

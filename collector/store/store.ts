@@ -49,6 +49,18 @@ export interface AgentView {
   status: AgentStatusReport | null;
 }
 
+/** One accepted batch, as the agent_health measurement reports it. */
+export interface AgentReport {
+  id: number;
+  agent_id: string;
+  sent_at: number;
+  received_at: number;
+  samples: number;
+  clock_offset_ms: number;
+  /** The batch's agent_status, when it carried one. */
+  status: AgentStatusReport | null;
+}
+
 export interface Store {
   /** The utilization engine's tables (intervals, sessions, rollups, checkpoints). */
   readonly engine: EngineStore;
@@ -78,6 +90,10 @@ export interface Store {
   setCursor(name: string, value: number): void;
   /** Readings not yet past the named cursor. */
   pendingCount(cursorName: string): number;
+  /** Accepted batches with the agent's health summary (id > cursor, in order, at most `limit`). */
+  agentReportsAfter(cursor: number, limit: number): AgentReport[];
+  /** Agent reports past the named cursor. */
+  pendingAgentReports(cursorName: string): number;
   /** Throws JishiError('JISHI_ERR_STORE_UNAVAILABLE') when the store cannot be read. */
   ping(): void;
   close(): void;

@@ -3,13 +3,12 @@
  * free loopback port, anonymous access, no persistence (a restart loses retained messages, as a broker without
  * a persistence file does), errors and warnings to stderr only (kept for the failure message).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../common/net.ts';
 import { executable } from './require-tool.ts';
+import { startServerProcess } from './server-process.ts';
 
 /** The mosquitto binary: $JISHI_MOSQUITTO or /usr/sbin/mosquitto. */
 export const MOSQUITTO_PATH = process.env.JISHI_MOSQUITTO ?? '/usr/sbin/mosquitto';
@@ -59,84 +58,23 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
-
-async function startOnce(deadlineMs: number): Promise<RunningMosquitto> {
-  const dir = await mkdtemp(join(tmpdir(), 'jishi-mosquitto-'));
-  const port = await freePort();
-  const configPath = join(dir, 'mosquitto.conf');
-  await writeFile(configPath, config(port));
-
-  let child: ChildProcess | undefined;
-  const halt = async (): Promise<void> => {
-    const c = child;
-    child = undefined;
-    if (c === undefined || c.exitCode !== null || c.signalCode !== null) return;
-    c.kill('SIGTERM');
-    if (!(await waitExit(c, 5000))) {
-      c.kill('SIGKILL');
-      await waitExit(c, 5000);
-    }
-  };
-  const launch = async (): Promise<void> => {
-    // Started as root, mosquitto drops to the `mosquitto` user; it reads its config before that, and needs no files after.
-    const c = spawn(MOSQUITTO_PATH, ['-c', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
-    child = c;
-    let stderr = '';
-    c.stderr?.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString('utf8')).slice(-4000);
-    });
-    let spawnError: Error | undefined;
-    c.once('error', (err) => {
-      spawnError = err;
-    });
-    const deadline = Date.now() + deadlineMs;
-    for (;;) {
-      if (spawnError || c.exitCode !== null || c.signalCode !== null) {
-        await halt();
-        throw new Error(`mosquitto exited before it was ready: ${spawnError?.message ?? `code ${c.exitCode}`}\n${stderr}`);
-      }
-      if (await accepts(port)) return;
-      if (Date.now() > deadline) {
-        await halt();
-        throw new Error(`mosquitto did not accept connections on port ${port} within ${deadlineMs} ms\n${stderr}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
-  let stopped: Promise<void> | undefined;
-  const stop = (): Promise<void> =>
-    (stopped ??= (async () => {
-      await halt();
-      await rm(dir, { recursive: true, force: true });
-    })());
-  try {
-    await launch();
-  } catch (err) {
-    await rm(dir, { recursive: true, force: true });
-    throw err;
-  }
-  return { url: `mqtt://127.0.0.1:${port}`, host: '127.0.0.1', port, stop, halt, restart: launch };
-}
-
 /** Starts mosquitto and waits until it accepts TCP connections. Retries twice if the port was taken in between. */
-export async function startMosquitto(options: { deadlineMs?: number } = {}): Promise<RunningMosquitto> {
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      return await startOnce(options.deadlineMs ?? 10_000);
-    } catch (err) {
-      lastError = err;
-    }
-  }
-  throw lastError;
+export function startMosquitto(options: { deadlineMs?: number } = {}): Promise<RunningMosquitto> {
+  return startServerProcess('jishi-mosquitto-', options.deadlineMs ?? 10_000, async (dir) => {
+    const port = await freePort();
+    const configPath = join(dir, 'mosquitto.conf');
+    await writeFile(configPath, config(port));
+    return {
+      // Started as root, mosquitto drops to the `mosquitto` user; it reads its config before that, and needs no files after.
+      server: {
+        name: 'mosquitto',
+        command: MOSQUITTO_PATH,
+        args: ['-c', configPath],
+        ready: () => accepts(port),
+        notReady: `did not accept connections on port ${port}`,
+        pollMs: 50,
+      },
+      info: { url: `mqtt://127.0.0.1:${port}`, host: '127.0.0.1', port },
+    };
+  });
 }
