@@ -63,6 +63,8 @@ export class Sampler {
   #streakCode: string | undefined;
   #lastError: SamplerStatus['lastError'];
   #lastReadingAt: number | undefined;
+  /** Fields that were non-finite in the latest reads (logged once). */
+  readonly #nonFinite = new Set<string>();
 
   constructor(options: SamplerOptions) {
     this.#o = options;
@@ -126,7 +128,8 @@ export class Sampler {
         this.#opened = true;
       }
       const result = await driver.read();
-      sample = { instrument_id: instrumentId, ts, readings: result.readings, ...(result.status === undefined ? {} : { status: result.status }) };
+      const readings = this.#finite(result.readings);
+      sample = { instrument_id: instrumentId, ts, readings, ...(result.status === undefined ? {} : { status: result.status }) };
       this.#succeeded(ts);
     } catch (err) {
       const code = this.#failed(err, ts);
@@ -135,6 +138,22 @@ export class Sampler {
     this.#emit(sample);
     const next = this.#streak === 0 ? ts + intervalMs : ts + Math.max(intervalMs, backoffDelay(this.#streak, this.#policy));
     this.#schedule(next - clock.now());
+  }
+
+  /**
+   * The readings without NaN/Infinity (a device answering garbage, a float32 NaN register): JSON cannot carry
+   * them, and the collector would refuse the whole batch. Logged once per field and streak.
+   */
+  #finite(readings: Sample['readings']): Sample['readings'] {
+    const bad = Object.keys(readings).filter((k) => !Number.isFinite(readings[k]));
+    if (bad.length === 0) {
+      this.#nonFinite.clear();
+      return readings;
+    }
+    const fresh = bad.filter((k) => !this.#nonFinite.has(k));
+    if (fresh.length > 0) this.#log.warn({ fields: fresh }, `device gave non-finite values for ${fresh.join(', ')}; those fields are left out of the sample`);
+    for (const k of bad) this.#nonFinite.add(k);
+    return Object.fromEntries(Object.entries(readings).filter(([k]) => !bad.includes(k)));
   }
 
   #succeeded(ts: number): void {

@@ -52,6 +52,8 @@ export interface UplinkStatus {
   /** Batches the collector rejected for good (4xx), and their samples. */
   discardedBatches: number;
   discardedSamples: number;
+  /** Samples of acknowledged batches the collector refused one by one (wrong instrument owner, time far off...). */
+  rejectedSamples: number;
   /** Samples the outbox dropped because it was full. */
   droppedSamples: number;
   queueDepth: number;
@@ -65,7 +67,18 @@ export interface UplinkStatus {
 
 type SendOutcome =
   | { kind: 'ok'; ack: IngestAck }
-  | { kind: 'retry' | 'discard'; code: string; message: string; status?: number };
+  | { kind: 'retry' | 'discard'; code: string; message: string; status?: number; retryAfterMs?: number };
+
+/** Longest Retry-After the agent honours (a wrong header must not stall delivery for hours). */
+export const MAX_RETRY_AFTER_MS = 300_000;
+
+/** A Retry-After header (seconds, or an HTTP date) in ms from `now`; undefined when absent or unreadable. */
+export function retryAfterMs(header: string | null, now: number): number | undefined {
+  if (header === null || header.trim() === '') return undefined;
+  const text = header.trim();
+  const ms = /^\d+$/.test(text) ? Number(text) * 1000 : Date.parse(text) - now;
+  return Number.isFinite(ms) ? Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms)) : undefined;
+}
 
 export const DEFAULT_UPLINK_RETRY: BackoffPolicy = { initialMs: 1000, maxMs: 60_000, factor: 2, jitter: 0.5 };
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
@@ -84,7 +97,9 @@ export class Uplink {
   #running = false;
   #failures = 0;
   #loggedFailure: string | undefined;
-  #s = { sentBatches: 0, sentSamples: 0, duplicateBatches: 0, discardedBatches: 0, discardedSamples: 0 };
+  #s = { sentBatches: 0, sentSamples: 0, duplicateBatches: 0, discardedBatches: 0, discardedSamples: 0, rejectedSamples: 0 };
+  /** The Retry-After of the last failed send, when the collector gave one. */
+  #retryAfterMs: number | undefined;
   #lastSuccessAt: number | undefined;
   #lastError: UplinkStatus['lastError'];
   #clockSkewMs: number | undefined;
@@ -176,7 +191,8 @@ export class Uplink {
       }
       const result = await this.#sendAndSettle(batch, this.#o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
       if (result === 'retry') {
-        this.#schedule(backoffDelay(this.#failures, this.#retry, this.#o.random));
+        // A collector shedding load says when to come back (503 + Retry-After): never sooner than that.
+        this.#schedule(Math.max(backoffDelay(this.#failures, this.#retry, this.#o.random), this.#retryAfterMs ?? 0));
         return;
       }
       // A full batch or more still waiting (catching up after an outage): keep sending without waiting.
@@ -192,8 +208,17 @@ export class Uplink {
     const outcome = await this.#send(batch, timeoutMs);
     const now = this.#o.clock.now();
     const log = this.#o.logger;
+    this.#retryAfterMs = outcome.kind === 'ok' ? undefined : outcome.retryAfterMs;
     if (outcome.kind === 'ok') {
       this.#o.outbox.ack(batch.id);
+      const rejected = outcome.ack.rejected ?? [];
+      if (rejected.length > 0) {
+        this.#s.rejectedSamples += rejected.reduce((n, r) => n + r.count, 0);
+        log.error(
+          { batchId: batch.id, rejected },
+          `the collector refused ${rejected.map((r) => `${r.count} sample(s) of ${r.instrument_id} (${r.code}: ${r.message})`).join('; ')}; the rest of batch ${batch.id} was stored`,
+        );
+      }
       this.#s.sentBatches++;
       this.#s.sentSamples += batch.samples.length;
       if (outcome.ack.duplicate) this.#s.duplicateBatches++;
@@ -270,7 +295,9 @@ export class Uplink {
         signal: ac.signal,
       });
       const text = await res.text();
-      return classify(res.status, text, batch.id);
+      const outcome = classify(res.status, text, batch.id);
+      const after = retryAfterMs(res.headers.get('retry-after'), clock.now());
+      return outcome.kind !== 'ok' && after !== undefined ? { ...outcome, retryAfterMs: after } : outcome;
     } catch (err) {
       if (ac.signal.aborted) return { kind: 'retry', code: 'TIMEOUT', message: `no answer from ${this.#url} within ${timeoutMs} ms` };
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;

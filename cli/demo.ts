@@ -171,7 +171,8 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     [
       ...banner(devices.instruments),
       ...devices.notes.map((note) => `  note: ${note}`),
-      `  instruments  ${base}${INSTRUMENTS_PATH}   <- open this (live state, last reading)`,
+      `  console      ${base}/   <- open this in a browser (live board, instrument pages, the year's figures)`,
+      `  instruments  ${base}${INSTRUMENTS_PATH}   (the same as JSON)`,
       `  health       ${base}/healthz`,
       `  store        ${join(dataDir, STORE_FILE)}`,
       `  logs         ${logPath}`,

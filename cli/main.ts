@@ -214,12 +214,39 @@ export function buildProgram(): Command {
 
   program
     .command('token')
-    .description('Make a new bearer token for an agent (or, with --admin, for an admin) and print the lines for the configs.')
-    .argument('<id>', 'id of the agent the token is for (agent.id in its config), or of the admin with --admin')
+    .description(
+      'Make a new bearer token for an agent (or an admin, or a viewer) and print where each half goes; with --config, also write its hash into the collector config. --list and --revoke manage the tokens of a config file.',
+    )
+    .argument('[id]', 'id of the agent (agent.id in its config), admin or viewer')
     .option('--admin', 'a token for registry and booking changes through the API (admins in the collector config)')
-    .action(async (id: string, opts: { admin?: boolean }) => {
-      const { adminTokenInstructions, newToken, tokenInstructions } = await import('./token.ts');
-      process.stdout.write(opts.admin ? adminTokenInstructions(id, newToken()) : tokenInstructions(id, newToken()));
+    .option('--viewer', 'a read-only token (viewers in the collector config; used with read_access: token)')
+    .option('-c, --config <file>', 'collector config file to write the new hash into (or to --list / --revoke in); comments are kept')
+    .option('--list', 'list the agents, admins and viewers of --config and their token hashes')
+    .option('--revoke', 'remove <id> from --config: its token stops working when the collector restarts')
+    .addHelpText('after', '\nExamples:\n  jishi token lab-pc-1\n  jishi token asset-office --admin --config /etc/jishi/collector.yaml\n  jishi token --list --config /etc/jishi/collector.yaml\n  jishi token lab-pc-1 --revoke --config /etc/jishi/collector.yaml')
+    .action(async (id: string | undefined, opts: { admin?: boolean; viewer?: boolean; config?: string; list?: boolean; revoke?: boolean }) => {
+      const { adminTokenInstructions, editTokens, newToken, tokenInstructions, viewerTokenInstructions } = await import('./token.ts');
+      const { sha256Hex } = await import('../collector/auth.ts');
+      if (opts.admin && opts.viewer) throw new Error('--admin and --viewer exclude each other');
+      if ((opts.list || opts.revoke) && !opts.config) throw new Error('--list and --revoke need --config <collector config file>');
+      if (opts.list) {
+        const { entries } = await editTokens(opts.config!, {});
+        process.stdout.write(entries.length === 0 ? 'no tokens in this config\n' : `${entries.map((e) => `${e.kind.padEnd(6)} ${e.id.padEnd(24)} sha256 ${e.hash.slice(0, 12)}...`).join('\n')}\n`);
+        return;
+      }
+      if (id === undefined) throw new Error('missing <id>: the agent, admin or viewer the token is for');
+      if (opts.revoke) {
+        const { removed } = await editTokens(opts.config!, { revoke: id });
+        process.stdout.write(`removed ${removed.map((r) => `${r.kind} ${r.id}`).join(', ')} from ${opts.config}; restart the collector for it to take effect\n`);
+        return;
+      }
+      const token = newToken();
+      const kind = opts.admin ? 'admin' : opts.viewer ? 'viewer' : 'agent';
+      process.stdout.write(kind === 'admin' ? adminTokenInstructions(id, token) : kind === 'viewer' ? viewerTokenInstructions(id, token) : tokenInstructions(id, token));
+      if (opts.config) {
+        await editTokens(opts.config, { add: { kind, id, hash: sha256Hex(token) } });
+        process.stdout.write(`written to ${opts.config}; restart the collector for it to take effect\n`);
+      }
     });
 
   return program;

@@ -55,6 +55,14 @@ export const COLLECTOR_DEFAULTS = {
   timezone: DEFAULT_TIME_ZONE,
   rated_hours: 1400,
   large_instrument_threshold_cny: 500_000,
+  read_access: 'open',
+  unknown_instruments: 'accept',
+  max_concurrent_ingest: 32,
+  retry_after_s: 5,
+  auth_failures_per_minute: 30,
+  max_future_s: 300,
+  max_past_days: 400,
+  trust_proxy: false,
   clock_skew_threshold_s: 2,
   log_level: 'info',
 } as const;
@@ -174,6 +182,37 @@ export const CollectorConfigSchema = Type.Object(
     influx: Type.Optional(InfluxSchema),
     agents: Type.Optional(Type.Array(AgentEntrySchema)),
     admins: Type.Optional(Type.Array(AdminEntrySchema, { description: 'Who may manage the registry and bookings through the API' })),
+    viewers: Type.Optional(Type.Array(AdminEntrySchema, { description: 'Read-only tokens (with read_access: token)' })),
+    read_access: Type.Optional(
+      Type.Union([Type.Literal('open'), Type.Literal('token')], { description: 'open: the read API needs no token; token: a viewer, admin or agent token' }),
+    ),
+    unknown_instruments: Type.Optional(
+      Type.Union([Type.Literal('accept'), Type.Literal('reject')], { description: 'Samples of instruments the config does not list: accept (default) or reject' }),
+    ),
+    limits: Type.Optional(
+      Type.Object(
+        {
+          max_concurrent_ingest: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'Ingest requests handled at once; more get 503 + Retry-After' })),
+          retry_after_s: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600, description: 'Retry-After sent with 503 when shedding load' })),
+          auth_failures_per_minute: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, description: 'Failed authentications per client address and minute before 429' })),
+          max_future_s: Type.Optional(Type.Number({ minimum: 1, maximum: 31_536_000, description: 'Samples further ahead of the collector clock are refused' })),
+          max_past_days: Type.Optional(Type.Number({ minimum: 1, maximum: 36_500, description: 'Samples older than this are refused' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          cert: Type.String({ minLength: 1, description: 'PEM certificate (chain) file, relative to this file' }),
+          key: Type.String({ minLength: 1, description: 'PEM private key file, relative to this file' }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    trust_proxy: Type.Optional(
+      Type.Union([Type.Boolean(), Type.String({ minLength: 1 })], { description: 'Behind a reverse proxy: true, or the proxy addresses (comma-separated)' }),
+    ),
     large_instrument_threshold_cny: Type.Optional(
       Type.Number({ minimum: 0, maximum: 1e11, description: 'Original value from which an instrument is in the assessment (default 500000)' }),
     ),

@@ -60,6 +60,15 @@ export interface CollectorConfig {
   admins: { id: string; tokenSha256: string }[];
   /** Original value (CNY) from which an instrument is in the assessment. */
   largeInstrumentThresholdCny: number;
+  /** Read-only tokens. */
+  viewers: { id: string; tokenSha256: string }[];
+  /** Whether the read API needs a token. */
+  readAccess: 'open' | 'token';
+  unknownInstruments: 'accept' | 'reject';
+  limits: { maxConcurrentIngest: number; retryAfterS: number; authFailuresPerMinute: number; maxFutureMs: number; maxPastMs: number };
+  /** Absolute paths of the PEM files when the collector serves HTTPS. */
+  tls?: { cert: string; key: string };
+  trustProxy: boolean | string;
   /** Instruments with names, thresholds and engine parameters resolved against the defaults. */
   instruments: ConfiguredInstrument[];
   /** Engine parameters of instruments the config does not list. */
@@ -121,6 +130,18 @@ function resolveConfig(file: CollectorConfigFile, source: string, baseDir: strin
     agents: (file.agents ?? []).map((a) => ({ id: a.id, tokenSha256: a.token_sha256.toLowerCase() })),
     admins: (file.admins ?? []).map((a) => ({ id: a.id, tokenSha256: a.token_sha256.toLowerCase() })),
     largeInstrumentThresholdCny: file.large_instrument_threshold_cny ?? COLLECTOR_DEFAULTS.large_instrument_threshold_cny,
+    viewers: (file.viewers ?? []).map((a) => ({ id: a.id, tokenSha256: a.token_sha256.toLowerCase() })),
+    readAccess: file.read_access ?? COLLECTOR_DEFAULTS.read_access,
+    unknownInstruments: file.unknown_instruments ?? COLLECTOR_DEFAULTS.unknown_instruments,
+    limits: {
+      maxConcurrentIngest: file.limits?.max_concurrent_ingest ?? COLLECTOR_DEFAULTS.max_concurrent_ingest,
+      retryAfterS: file.limits?.retry_after_s ?? COLLECTOR_DEFAULTS.retry_after_s,
+      authFailuresPerMinute: file.limits?.auth_failures_per_minute ?? COLLECTOR_DEFAULTS.auth_failures_per_minute,
+      maxFutureMs: Math.round((file.limits?.max_future_s ?? COLLECTOR_DEFAULTS.max_future_s) * 1000),
+      maxPastMs: Math.round((file.limits?.max_past_days ?? COLLECTOR_DEFAULTS.max_past_days) * 86_400_000),
+    },
+    ...(file.tls ? { tls: { cert: resolve(baseDir, file.tls.cert), key: resolve(baseDir, file.tls.key) } } : {}),
+    trustProxy: file.trust_proxy ?? COLLECTOR_DEFAULTS.trust_proxy,
     instruments: (file.instruments ?? []).map((i): ConfiguredInstrument => {
       const {
         id, name, rated_hours, commissioned, retired, annual,

@@ -3,7 +3,7 @@
  * builds the app, listens, and starts the InfluxDB forwarder when influx is configured.
  * The process entry point (CLI) and the demo both use this; tests may too (port 0).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../common/clock.ts';
 import { createLogger, type Logger } from '../common/log.ts';
@@ -35,9 +35,21 @@ export interface RunningCollector {
   close(): Promise<void>;
 }
 
-function formatUrl(address: AddressInfo): string {
+function formatUrl(address: AddressInfo, https = false): string {
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${host}:${address.port}`;
+  return `${https ? 'https' : 'http'}://${host}:${address.port}`;
+}
+
+/** The PEM files of `tls`, read at start; a missing or unreadable file stops the start with its path. */
+function readTls(tls: { cert: string; key: string }): { cert: Buffer; key: Buffer } {
+  const read = (what: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(`cannot read the TLS ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    }
+  };
+  return { cert: read('certificate', tls.cert), key: read('key', tls.key) };
 }
 
 export async function startCollector(config: CollectorConfig, options: StartCollectorOptions = {}): Promise<RunningCollector> {
@@ -90,6 +102,18 @@ export async function startCollector(config: CollectorConfig, options: StartColl
       ...(fwd ? { forwarderStatus: () => fwd.status() } : {}),
       defaultRatedHours: config.ratedHours,
       sharing: { admins: config.admins, thresholdCny: config.largeInstrumentThresholdCny },
+      access: { viewers: config.viewers, readAccess: config.readAccess, authFailuresPerMinute: config.limits.authFailuresPerMinute },
+      ingestPolicy: {
+        owners: new Map(config.instruments.filter((i) => i.asset.agent !== undefined).map((i) => [i.id, i.asset.agent!])),
+        configured: new Set(config.instruments.map((i) => i.id)),
+        unknownInstruments: config.unknownInstruments,
+        maxFutureMs: config.limits.maxFutureMs,
+        maxPastMs: config.limits.maxPastMs,
+        maxConcurrentIngest: config.limits.maxConcurrentIngest,
+        retryAfterS: config.limits.retryAfterS,
+      },
+      ...(config.tls ? { https: readTls(config.tls) } : {}),
+      trustProxy: config.trustProxy,
       store,
       ownsStore: true,
       clock,
@@ -106,7 +130,7 @@ export async function startCollector(config: CollectorConfig, options: StartColl
     releaseLock();
     throw err;
   }
-  const url = formatUrl(app.server.address() as AddressInfo);
+  const url = formatUrl(app.server.address() as AddressInfo, config.tls !== undefined);
   forwarder?.start();
   logger.info({ url, store: config.storePath, influx: config.influx?.url ?? null }, 'collector listening');
 

@@ -13,6 +13,18 @@ export const ERRORS = {
   JISHI_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The content type is not supported' },
   JISHI_ERR_STORE_UNAVAILABLE: { status: 503, message: 'The store could not make the data durable; retry later' },
   JISHI_ERR_INTERNAL: { status: 500, message: 'Internal error' },
+  JISHI_ERR_FORBIDDEN: { status: 403, message: 'This token may not do that' },
+  JISHI_ERR_RATE_LIMITED: { status: 429, message: 'Too many failed authentications from this address; retry later' },
+  JISHI_ERR_OVERLOADED: { status: 503, message: 'The collector is busy; retry later' },
+  JISHI_ERR_SAMPLES_REJECTED: { status: 422, message: 'No sample of the batch could be accepted' },
+  JISHI_ERR_MALFORMED_HTTP: { status: 400, message: 'The request is not well-formed HTTP' },
+  JISHI_ERR_HEADERS_TOO_LARGE: { status: 431, message: 'The request headers exceed the size limit' },
+  JISHI_ERR_REQUEST_TIMEOUT: { status: 408, message: 'The request was not received in time' },
+  // Per-sample codes: in IngestAck.rejected (the rest of the batch is stored).
+  JISHI_ERR_INSTRUMENT_NOT_OWNED: { status: 403, message: 'The instrument belongs to another agent' },
+  JISHI_ERR_UNKNOWN_INSTRUMENT: { status: 422, message: 'The instrument is not in the collector config' },
+  JISHI_ERR_SAMPLE_TIME: { status: 422, message: 'The sample time is too far in the future or the past' },
+  JISHI_ERR_NON_FINITE: { status: 422, message: 'A reading is not a finite number' },
   // Device-side codes (agent logs and sample.error); never HTTP answers.
   JISHI_ERR_DEVICE_TIMEOUT: { status: 504, message: 'The device did not answer in time' },
   JISHI_ERR_DEVICE_UNREACHABLE: { status: 502, message: 'The device or its gateway cannot be reached' },

@@ -15,6 +15,9 @@ export const INSTRUMENTS_PATH = `${API_PREFIX}/instruments`;
 /** Largest batch an agent may send, in samples. The collector rejects larger ones. */
 export const MAX_SAMPLES_PER_BATCH = 5000;
 
+/** The largest time a JavaScript Date holds (ms since the epoch): times beyond it are invalid on the wire. */
+export const MAX_TIME_MS = 8.64e15;
+
 /** Instrument and agent ids: asset numbers or slugs. */
 export const IdPattern = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$';
 export const Id = Type.String({ pattern: IdPattern, minLength: 1, maxLength: 64 });
@@ -53,7 +56,7 @@ export const Sample = Type.Object(
   {
     instrument_id: Id,
     /** Time of the reading on the agent's clock, milliseconds since the Unix epoch (UTC). */
-    ts: Type.Integer({ minimum: 0 }),
+    ts: Type.Integer({ minimum: 0, maximum: MAX_TIME_MS }),
     readings: Readings,
     /** Device-reported status text as read (serial status line, status register name, relay state). */
     status: Type.Optional(Type.String({ maxLength: 128 })),
@@ -72,21 +75,21 @@ export type Sample = Static<typeof Sample>;
 export const AgentStatusReport = Type.Object(
   {
     /** When this agent process started (agent clock). */
-    started_at: Type.Integer({ minimum: 0 }),
+    started_at: Type.Integer({ minimum: 0, maximum: MAX_TIME_MS }),
     /** Samples waiting in the outbox (this batch included). */
-    outbox_depth: Type.Integer({ minimum: 0 }),
+    outbox_depth: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
     /** `ts` of the oldest sample waiting in the outbox; null when it is empty. */
-    outbox_oldest_ts: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+    outbox_oldest_ts: Type.Union([Type.Integer({ minimum: 0, maximum: MAX_TIME_MS }), Type.Null()]),
     /** Samples the outbox dropped because it was full. */
-    dropped_samples: Type.Integer({ minimum: 0 }),
+    dropped_samples: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
     /** Samples read but not stored because the outbox failed (disk full, I/O error). */
-    lost_samples: Type.Integer({ minimum: 0 }),
+    lost_samples: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
     /** Failed reads, all instruments together. */
-    device_errors: Type.Integer({ minimum: 0 }),
+    device_errors: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
     /** Instruments whose latest read failed. */
     failing_instruments: Type.Array(Id, { maxItems: 1000 }),
     /** Failed send attempts before this one (since the last success). */
-    uplink_failures: Type.Integer({ minimum: 0 }),
+    uplink_failures: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
   },
   { additionalProperties: false },
 );
@@ -99,9 +102,9 @@ export const IngestBatch = Type.Object(
     /** Unique per agent; a batch re-sent with the same id is stored once. */
     batch_id: Type.String({ pattern: '^[A-Za-z0-9._:-]{1,80}$' }),
     /** Monotonic per agent (restarts continue from the outbox), for ordering and gap detection. */
-    seq: Type.Integer({ minimum: 0 }),
+    seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
     /** The agent's clock when it sent the batch (ms since epoch), for clock-skew measurement. */
-    sent_at: Type.Integer({ minimum: 0 }),
+    sent_at: Type.Integer({ minimum: 0, maximum: MAX_TIME_MS }),
     samples: Type.Array(Sample, { maxItems: MAX_SAMPLES_PER_BATCH }),
     /** The agent's health when it sent the batch (optional; agents since 0.1 send it). */
     agent_status: Type.Optional(AgentStatusReport),
@@ -118,6 +121,20 @@ export const IngestAck = Type.Object({
   duplicate: Type.Boolean(),
   /** The collector's clock when it answered (ms since epoch). */
   server_time: Type.Integer(),
+  /**
+   * Samples the collector refused one by one while storing the rest (since wire 1.1; absent when none):
+   * by instrument and reason, e.g. an instrument another agent owns, or a time far in the future.
+   */
+  rejected: Type.Optional(
+    Type.Array(
+      Type.Object({
+        instrument_id: Type.String(),
+        code: Type.String(),
+        message: Type.String(),
+        count: Type.Integer({ minimum: 1 }),
+      }),
+    ),
+  ),
 });
 export type IngestAck = Static<typeof IngestAck>;
 

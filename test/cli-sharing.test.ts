@@ -2,6 +2,7 @@
  * `jishi bookings import` and `jishi export annual` as real processes on a collector data directory.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,5 +81,32 @@ describe('jishi bookings import / jishi export annual', () => {
     const bad = jishi('export', 'annual', '--config', config, '--year', '2025', '--format', 'pdf', '--out', join(dir, 'x.pdf'));
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('--format must be one of xlsx, csv, html, json');
+  });
+});
+
+describe('jishi token with a collector config', () => {
+  it('adds, lists and revokes agent, admin and viewer tokens in the file, keeping its comments', () => {
+    const file = join(dir, 'tokens.yaml');
+    writeFileSync(file, '# the lab collector\nlisten: { port: 8080 }  # keep me\nagents:\n  - id: lab-pc-1\n    token_sha256: ' + 'ab'.repeat(32) + '\n');
+    const admin = jishi('token', 'asset-office', '--admin', '--config', file);
+    expect(admin.code, admin.stderr).toBe(0);
+    const token = /Bearer (jishi_[A-Za-z0-9_-]+)/.exec(admin.stdout)![1]!;
+    expect(jishi('token', 'dean', '--viewer', '--config', file).code).toBe(0);
+    const text = readFileSync(file, 'utf8');
+    expect(text).toContain('# the lab collector');
+    expect(text).toContain('# keep me');
+    const list = jishi('token', '--list', '--config', file);
+    expect(list.stdout).toMatch(/agent\s+lab-pc-1/);
+    expect(list.stdout).toMatch(/admin\s+asset-office/);
+    expect(list.stdout).toMatch(/viewer\s+dean/);
+    // The file is still a valid collector config, with the admin's hash.
+    const check = jishi('collector', '--config', file, '--check');
+    expect(check.code, check.stderr).toBe(0);
+    expect(text).toContain(createHash('sha256').update(token).digest('hex'));
+    expect(jishi('token', 'asset-office', '--admin', '--config', file).stderr).toContain('already has asset-office');
+    const revoke = jishi('token', 'lab-pc-1', '--revoke', '--config', file);
+    expect(revoke.stdout).toContain('removed agent lab-pc-1');
+    expect(jishi('token', '--list', '--config', file).stdout).not.toContain('lab-pc-1');
+    expect(jishi('token', 'nobody', '--revoke', '--config', file).stderr).toContain('no agent, admin or viewer "nobody"');
   });
 });

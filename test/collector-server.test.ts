@@ -63,7 +63,7 @@ describe('startCollector', () => {
   describe.skipIf(requireOrSkip('influxd', influxdAvailable()))('with InfluxDB', () => {
     it('forwards what it ingests, woken by the ingest', async () => {
       const influxd = await startInfluxd();
-      const c = await startCollector(config({ data_dir: 'data-influx', influx: { url: influxd.url, database: 'jishi_server' } }), {
+      const c = await startCollector(config({ data_dir: 'data-influx', influx: { url: influxd.url, database: 'jishi_server' }, limits: { max_past_days: 3650 } }), {
         logger: silentLogger(),
       });
       try {

@@ -187,6 +187,14 @@ describe('docs/config.md: defaults are the ones in the code', () => {
       log_level: 'log_level',
       clock_skew_threshold_s: 'clock_skew_threshold_s',
       large_instrument_threshold_cny: 'large_instrument_threshold_cny',
+      read_access: 'read_access',
+      unknown_instruments: 'unknown_instruments',
+      max_concurrent_ingest: 'limits.max_concurrent_ingest',
+      retry_after_s: 'limits.retry_after_s',
+      auth_failures_per_minute: 'limits.auth_failures_per_minute',
+      max_future_s: 'limits.max_future_s',
+      max_past_days: 'limits.max_past_days',
+      trust_proxy: 'trust_proxy',
     };
     for (const [name, value] of Object.entries(COLLECTOR_DEFAULTS)) {
       const key = docKey[name as keyof typeof COLLECTOR_DEFAULTS];

@@ -206,3 +206,25 @@ describe('Sampler', () => {
     await Promise.all([healthy.stop(), broken.stop(), throwing.stop()]);
   });
 });
+
+describe('Sampler and non-finite values', () => {
+  it('leaves NaN and Infinity out of the sample (JSON cannot carry them), keeps the other fields, and logs once', async () => {
+    const values = [Number.NaN, Number.POSITIVE_INFINITY, 5, Number.NaN];
+    const driver: PolledDriver = {
+      kind: 'polled',
+      target: 'modbus-tcp://192.0.2.1:502?unit=1',
+      open: async () => undefined,
+      read: async () => ({ readings: { power_w: values.shift() ?? 1, voltage_v: 230 } }),
+      close: async () => undefined,
+      stats: () => ({ connected: true, reconnects: 0 }),
+    };
+    const { clock, lines, samples, sampler } = setup(driver);
+    sampler.start();
+    await run(clock, 3500);
+    await sampler.stop();
+    expect(samples.map((s) => s.readings)).toEqual([{ voltage_v: 230 }, { voltage_v: 230 }, { power_w: 5, voltage_v: 230 }, { voltage_v: 230 }]);
+    expect(samples.every((s) => s.error === undefined)).toBe(true);
+    // Once for the first streak, once again after the good read in between.
+    expect(lines.filter((l) => /non-finite values for power_w/.test(String(l.msg)))).toHaveLength(2);
+  });
+});

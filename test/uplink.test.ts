@@ -185,3 +185,42 @@ describe('Uplink', () => {
     expect(uplink.status()).toMatchObject({ queueDepth: 1, lastError: { code: expect.stringMatching(/^(ECONNREFUSED|UND_ERR_SOCKET)$/) } });
   });
 });
+
+describe('Uplink and a collector shedding load', () => {
+  it('waits the Retry-After of a 503 before sending again, even when its own backoff is shorter', async () => {
+    const c = await fakeCollector();
+    c.script.push({ status: 503, body: errorBody(503, 'JISHI_ERR_OVERLOADED', 'busy'), headers: { 'retry-after': '7' } });
+    const { clock, outbox, uplink } = setup(c.url);
+    outbox.append(samples(2));
+    uplink.start();
+    clock.advance(2000);
+    await until(() => expect(uplink.status().failures).toBe(1));
+    clock.advance(6999); // the backoff (1 s) is long over, Retry-After (7 s) is not
+    await new Promise((r) => setTimeout(r, 30));
+    expect(c.requests).toHaveLength(1);
+    clock.advance(1);
+    await until(() => expect(uplink.status().sentBatches).toBe(1));
+    expect(c.requests).toHaveLength(2);
+  });
+
+  it('counts and logs the samples an acknowledged batch had refused, and does not resend them', async () => {
+    const c = await fakeCollector();
+    c.script.push({
+      status: 200,
+      body: {
+        batch_id: 'lab-pc-1-b00t-7',
+        accepted: 2,
+        duplicate: false,
+        server_time: T0,
+        rejected: [{ instrument_id: 'XRD-9', code: 'JISHI_ERR_INSTRUMENT_NOT_OWNED', message: 'instrument XRD-9 belongs to agent lab-pc-2', count: 1 }],
+      },
+    });
+    const { clock, outbox, uplink, lines } = setup(c.url);
+    outbox.append(samples(3));
+    uplink.start();
+    clock.advance(2000);
+    await until(() => expect(uplink.status().sentBatches).toBe(1));
+    expect(uplink.status()).toMatchObject({ rejectedSamples: 1, queueDepth: 0 });
+    expect(lines.some((l) => (l.level as number) >= 50 && /refused 1 sample\(s\) of XRD-9 \(JISHI_ERR_INSTRUMENT_NOT_OWNED/.test(String(l.msg)))).toBe(true);
+  });
+});

@@ -10,6 +10,9 @@ const DAY_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 export function isValidDay(day: string): boolean {
   const m = DAY_RE.exec(day);
   if (m === null) return false;
+  // Years 1970 to 2999: a day range must be able to end the day after its last day (9999-12-31 cannot).
+  const year = Number(m[1]);
+  if (year < 1970 || year > 2999) return false;
   const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
   return formatDay(ms) === day;
 }

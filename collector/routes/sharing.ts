@@ -17,7 +17,6 @@ import type { Clock } from '../../common/clock.ts';
 import { JishiError } from '../../common/errors.ts';
 import { API_PREFIX, Id, IdPattern } from '../../common/wire.ts';
 import type { CollectorApp } from '../app.ts';
-import { bearerToken, sha256Hex } from '../auth.ts';
 import type { EngineRunner } from '../engine-runner.ts';
 import { addDays, dayStart, localDay } from '../engine/time-zone.ts';
 import { isValidDay } from '../engine/calendar.ts';
@@ -119,16 +118,12 @@ const BookingsQuery = Type.Object(
   { additionalProperties: false },
 );
 
-/** The admin id of the request's bearer token. @throws JishiError 401 without a valid admin token. */
-function requireAdmin(request: FastifyRequest, admins: SharingRouteOptions['admins']): string {
+/** The admin id of the request's bearer token. @throws JishiError 401 without a valid token, 403 for another role. */
+function requireAdmin(request: FastifyRequest, admins: SharingRouteOptions['admins'], access: CollectorApp['access']): string {
   if (admins.length === 0) {
     throw new JishiError('JISHI_ERR_UNAUTHORIZED', 'no admin is configured: add one to `admins` in the collector config (jishi token <id> --admin)');
   }
-  const token = bearerToken(request.headers.authorization);
-  const hash = token === undefined ? undefined : sha256Hex(token);
-  const admin = admins.find((a) => a.tokenSha256 === hash);
-  if (!admin) throw new JishiError('JISHI_ERR_UNAUTHORIZED', 'this change needs an admin bearer token (`admins` in the collector config)');
-  return admin.id;
+  return access.require(request, ['admin'], 'this change').id;
 }
 
 export function registerSharingRoutes(app: CollectorApp, o: SharingRouteOptions): void {
@@ -163,7 +158,7 @@ export function registerSharingRoutes(app: CollectorApp, o: SharingRouteOptions)
     `${REGISTRY_PATH}/:id`,
     { schema: { body: RegistryPatch } },
     async (request) => {
-      const admin = requireAdmin(request, o.admins);
+      const admin = requireAdmin(request, o.admins, app.access);
       const { id } = request.params;
       if (!knownIds().has(id)) throw new JishiError('JISHI_ERR_NOT_FOUND', `unknown instrument ${JSON.stringify(id)}: add it to the collector config first`);
       const body = request.body;
@@ -194,7 +189,7 @@ export function registerSharingRoutes(app: CollectorApp, o: SharingRouteOptions)
   });
 
   app.post(BOOKINGS_PATH, async (request: FastifyRequest, reply: FastifyReply) => {
-    const admin = requireAdmin(request, o.admins);
+    const admin = requireAdmin(request, o.admins, app.access);
     const now = clock.now();
     const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     const known = knownIds();
@@ -229,7 +224,7 @@ export function registerSharingRoutes(app: CollectorApp, o: SharingRouteOptions)
   });
 
   app.delete<{ Params: { id: string } }>(`${BOOKINGS_PATH}/:id`, async (request) => {
-    requireAdmin(request, o.admins);
+    requireAdmin(request, o.admins, app.access);
     const id = Number(request.params.id);
     if (!Number.isInteger(id) || sharing.deleteBookings([id]) === 0) throw new JishiError('JISHI_ERR_NOT_FOUND', `no booking ${JSON.stringify(request.params.id)}`);
     return { deleted: 1 };

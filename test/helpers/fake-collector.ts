@@ -7,7 +7,7 @@ import { createServer, type IncomingHttpHeaders, type Server, type ServerRespons
 import type { AddressInfo } from 'node:net';
 import type { IngestBatch } from '../../common/wire.ts';
 
-export type Answer = { status: number; body?: unknown } | 'reset' | 'hang';
+export type Answer = { status: number; body?: unknown; headers?: Record<string, string> } | 'reset' | 'hang';
 
 export interface RecordedRequest {
   method: string;
@@ -66,6 +66,7 @@ export async function fakeCollector(): Promise<FakeCollector> {
       }
       if (answer === 'hang') return;
       const ack = { batch_id: body.batch_id, accepted: body.samples.length, duplicate: false, server_time: body.sent_at };
+      for (const [k, v] of Object.entries(answer.headers ?? {})) res.setHeader(k, v);
       send(res, answer.status, answer.body ?? (answer.status === 200 ? ack : undefined));
     });
   });
