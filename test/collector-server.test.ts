@@ -69,7 +69,8 @@ describe('startCollector', () => {
       try {
         expect((await post(c, 'b1', T0)).status).toBe(200);
         const deadline = Date.now() + 10_000;
-        while (c.forwarder!.status().forwarded < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        // Readings first, then the batch's agent_health point: wait for both.
+        while ((c.forwarder!.status().forwarded < 1 || c.forwarder!.status().pending > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         expect(c.forwarder!.status()).toMatchObject({ forwarded: 1, pending: 0 });
         const health = (await (await fetch(`${c.url}/healthz`)).json()) as { influx: unknown };
         expect(health.influx).toMatchObject({ pending: 0, forwarded: 1, last_error: null });

@@ -68,7 +68,8 @@ describe.skipIf(requireOrSkip('influxd', influxdAvailable()))('InfluxDB forwarde
     ]);
     const f = forwarder(store, influxd.url, 'jishi_schema');
     f.start();
-    await until('all forwarded', () => f.status().forwarded === 3);
+    // The readings, then the batch's agent_health point.
+    await until('all forwarded', () => f.status().forwarded === 3 && f.status().pending === 0);
     expect(f.status()).toMatchObject({ pending: 0, lastError: null, forwarded: 3, skipped: 0 });
     expect(f.status().lastSuccessAt).toEqual(expect.any(Number));
 
