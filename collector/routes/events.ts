@@ -22,6 +22,7 @@ import type { CollectorApp } from '../app.ts';
 import type { EngineRunner } from '../engine-runner.ts';
 import { localDay } from '../engine/time-zone.ts';
 import type { AgentView } from '../store/store.ts';
+import { instrumentViews } from './instruments.ts';
 
 export const EVENTS_PATH = `${API_PREFIX}/events`;
 export const BOARD_PATH = `${API_PREFIX}/board`;
@@ -80,37 +81,13 @@ export function boardSnapshot(app: CollectorApp, o: Pick<EventsRouteOptions, 'cl
   const now = o.clock.now();
   const tz = o.engine.timeZone;
   const today = localDay(now, tz);
-  const configured = new Map(o.instruments.map((s) => [s.id, s]));
   const effectiveToday = (id: string): number => {
     const rollup = o.engine.rollups(id, today, today, now)[0];
     return rollup === undefined ? 0 : rollup.effective_s / 3600;
   };
-  const seen = app.store.listInstruments().map((v): BoardInstrument => {
-    const live = o.engine.live(v.id, now);
-    return {
-      ...v,
-      name: v.name ?? configured.get(v.id)?.name ?? null,
-      state: live.state,
-      state_since: live.since,
-      effective_today_h: effectiveToday(v.id),
-    };
-  });
-  const seenIds = new Set(seen.map((v) => v.id));
-  const unseen = o.instruments
-    .filter((s) => !seenIds.has(s.id))
-    .map(
-      (s): BoardInstrument => ({
-        id: s.id,
-        agent_id: null,
-        name: s.name ?? null,
-        state: 'unknown',
-        state_since: null,
-        last_seen: null,
-        last_reading: null,
-        effective_today_h: 0,
-      }),
-    );
-  const instruments = [...seen, ...unseen].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const instruments = instrumentViews(app, o.engine, o.instruments, now).map(
+    (v): BoardInstrument => ({ ...v, effective_today_h: effectiveToday(v.id) }),
+  );
   const agents = app.store.listAgents().map((a) => ({ ...a, silent_s: a.last_batch_at === null ? null : (now - a.last_batch_at) / 1000 }));
   return { server_time: now, time_zone: tz, today, instruments, agents, changes: [] };
 }
