@@ -69,6 +69,9 @@ export function buildAnnualReport(o: AnnualReportOptions): AnnualReport {
   const uses: BookingUse[] = bookingUse(bookings, sessions, unknown);
   const mismatches: Mismatch[] = findMismatches(attributed, uses);
 
+  // By instrument once (a filter per instrument would be quadratic: 1,000 instruments x a year of sessions).
+  const attributedBy = groupBy(attributed, (s) => s.instrument_id);
+  const usesBy = groupBy(uses, (u) => u.booking.instrument_id);
   // Elapsed days in service per row: the weight of its coverage in the totals.
   const days: number[] = [];
   const rows: AnnualRow[] = ids.map((id) => {
@@ -85,10 +88,10 @@ export function buildAnnualReport(o: AnnualReportOptions): AnnualReport {
     };
     const rollups = started ? engine.rollups(id, fromDay, toDay < today ? toDay : today, now) : [];
     const period = periodRows(rollups, { group: 'total', fromDay, toDay, today, service, calendar })[0]!;
-    const mine = attributed.filter((s) => s.instrument_id === id);
+    const mine = attributedBy.get(id) ?? [];
     const external_h = sum(mine.map((s) => s.external_h));
     const internal_h = sum(mine.map((s) => s.internal_h));
-    const myUses = uses.filter((u) => u.booking.instrument_id === id);
+    const myUses = usesBy.get(id) ?? [];
     const entered = annualOf(fields).find((e) => e.year === year);
     // The covered days: the year clipped to the days in service and to today.
     const first = maxDay(fromDay, service.commissioned);
@@ -183,4 +186,15 @@ function unknownSpans(
   }
   if (at < to) out.push({ instrument_id, start: at, end: to });
   return out.filter((s) => s.end > s.start);
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
+  return out;
 }
