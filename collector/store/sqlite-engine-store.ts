@@ -35,14 +35,17 @@ const idsParams = (ids: readonly string[] | undefined): [string | null, string |
   return [json, json];
 };
 
+/** Readings read per page by samples(). */
+const SAMPLE_PAGE = 5000;
+
 export function createSqliteEngineStore(db: Database.Database): EngineStore {
   const st = {
     instrumentIds: db.prepare('SELECT DISTINCT instrument_id FROM readings ORDER BY instrument_id').pluck(),
-    samplesAll: db.prepare(
-      'SELECT ts, power_w, energy_kwh, status, error FROM readings WHERE instrument_id = ? ORDER BY ts, id',
-    ),
-    samplesAfter: db.prepare(
-      'SELECT ts, power_w, energy_kwh, status, error FROM readings WHERE instrument_id = ? AND ts > ? ORDER BY ts, id',
+    // Pages in (ts, id) order: the caller commits engine results between pages, which better-sqlite3 refuses while
+    // a statement of the same connection is still being iterated ("connection is busy").
+    samplesPage: db.prepare(
+      `SELECT id, ts, power_w, energy_kwh, status, error FROM readings
+       WHERE instrument_id = @instrument_id AND (ts > @ts OR (ts = @ts AND id > @id)) ORDER BY ts, id LIMIT @limit`,
     ),
     loadState: db.prepare('SELECT last_ts, checkpoint FROM engine_state WHERE instrument_id = ?'),
     saveState: db.prepare(
@@ -132,8 +135,15 @@ export function createSqliteEngineStore(db: Database.Database): EngineStore {
   return {
     instrumentIds: () => st.instrumentIds.all() as string[],
     *samples(instrumentId, afterTs) {
-      const rows = afterTs === null ? st.samplesAll.iterate(instrumentId) : st.samplesAfter.iterate(instrumentId, afterTs);
-      for (const row of rows as IterableIterator<SampleRow>) yield sampleOf(row);
+      // After `afterTs` means ts > afterTs: every id of that ms is skipped.
+      let at = { ts: afterTs ?? Number.MIN_SAFE_INTEGER, id: afterTs === null ? -1 : Number.MAX_SAFE_INTEGER };
+      for (;;) {
+        const rows = st.samplesPage.all({ instrument_id: instrumentId, ts: at.ts, id: at.id, limit: SAMPLE_PAGE }) as Array<SampleRow & { id: number }>;
+        for (const row of rows) yield sampleOf(row);
+        if (rows.length < SAMPLE_PAGE) return;
+        const last = rows[rows.length - 1]!;
+        at = { ts: last.ts, id: last.id };
+      }
     },
     loadState(instrumentId) {
       const row = st.loadState.get(instrumentId) as CheckpointRow | undefined;
