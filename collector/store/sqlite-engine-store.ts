@@ -98,6 +98,12 @@ export function createSqliteEngineStore(db: Database.Database): EngineStore {
     rollups: db.prepare(
       `SELECT * FROM daily_rollups WHERE ${IDS_FILTER} AND day >= ? AND day <= ? ORDER BY instrument_id, day`,
     ),
+    // One instrument: on the primary keys (the id list filter cannot use them, and would scan every instrument's rows).
+    sessionsOne: db.prepare(
+      `SELECT instrument_id, start, end, active_s, warmup_s, post_s, energy_kwh FROM sessions
+       WHERE instrument_id = ? AND end > ? AND start < ? ORDER BY start`,
+    ),
+    rollupsOne: db.prepare('SELECT * FROM daily_rollups WHERE instrument_id = ? AND day >= ? AND day <= ? ORDER BY day'),
   };
 
   const commitTx = db.transaction((instrumentId: string, c: Parameters<EngineStore['commit']>[1]) => {
@@ -158,13 +164,15 @@ export function createSqliteEngineStore(db: Database.Database): EngineStore {
     finalUntil: (instrumentId) => (st.finalUntil.get(instrumentId) as number | null) ?? null,
     intervals: (instrumentId, from, to) =>
       (st.intervals.all(instrumentId, from, to) as Array<StateInterval & { state: InstrumentState }>).map((r) => ({ ...r })),
-    sessions: (ids, from, to) => st.sessions.all(...idsParams(ids), from, to) as InstrumentSession[],
+    sessions: (ids, from, to) =>
+      (ids?.length === 1 ? st.sessionsOne.all(ids[0], from, to) : st.sessions.all(...idsParams(ids), from, to)) as InstrumentSession[],
     upsertRollups: (instrumentId, rollups) => upsertRollupsTx(instrumentId, rollups),
     resultsAfter: (cursor, limit) =>
       (st.resultsAfter.all(cursor, limit) as Array<{ id: number; instrument_id: string; kind: string; payload: string }>).map(
         (r) => ({ id: r.id, instrument_id: r.instrument_id, kind: r.kind, payload: JSON.parse(r.payload) }) as ResultLogEntry,
       ),
     pendingResults: (cursorName) => st.pendingResults.get(cursorName) as number,
-    rollups: (ids, fromDay, toDay) => st.rollups.all(...idsParams(ids), fromDay, toDay) as InstrumentRollup[],
+    rollups: (ids, fromDay, toDay) =>
+      (ids?.length === 1 ? st.rollupsOne.all(ids[0], fromDay, toDay) : st.rollups.all(...idsParams(ids), fromDay, toDay)) as InstrumentRollup[],
   };
 }
