@@ -80,7 +80,21 @@ export function isValidTimeZone(timeZone: string): boolean {
 
 /** The local date (YYYY-MM-DD) of `ts` in the zone. */
 export function localDay(ts: number, timeZone: string = DEFAULT_TIME_ZONE): string {
-  return formatDay(wallMs(ts, timeZone));
+  // Samples come in time order: most calls fall in the day of the previous one, known without asking Intl
+  // (Intl.DateTimeFormat per sample was most of the engine's time).
+  const last = lastDays.get(timeZone);
+  if (last !== undefined && ts >= last.start && ts < last.end) return last.day;
+  const day = formatDay(wallMs(ts, timeZone));
+  if (lastDays.size > 64) lastDays.clear();
+  lastDays.set(timeZone, { day, start: dayStart(day, timeZone), end: dayStart(nextDay(day), timeZone) });
+  return day;
+}
+
+/** The latest day localDay computed per zone, with its bounds [start, end). */
+const lastDays = new Map<string, { day: string; start: number; end: number }>();
+
+function nextDay(day: string): string {
+  return formatDay(parseDay(day) + 86_400_000);
 }
 
 /** ms since epoch of the first instant of the local day (local midnight, or later when midnight is skipped). */
@@ -93,7 +107,7 @@ export function dayStart(day: string, timeZone: string = DEFAULT_TIME_ZONE): num
   let hi = midnight + 13 * HOUR_MS; // local date `day` or later at any offset down to -12 h
   while (hi - lo > 1) {
     const mid = Math.floor((lo + hi) / 2);
-    if (localDay(mid, timeZone) < day) lo = mid;
+    if (formatDay(wallMs(mid, timeZone)) < day) lo = mid; // not localDay: it calls dayStart
     else hi = mid;
   }
   return hi;

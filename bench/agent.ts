@@ -1,0 +1,200 @@
+/**
+ * Benchmark 2, agent footprint: RSS and CPU of one agent polling 50 simulated Modbus TCP meters every second,
+ * against idle node processes measured over the same window.
+ *
+ * - The devices: 50 simulated Eastron SDM120 meters behind one Modbus TCP gateway, in a process of their own
+ *   (bench/sim-process.ts).
+ * - The agent: `node bin/jishi.mjs agent --config FILE` with a generated config (poll_interval_s 1, the default
+ *   batch interval, durable outbox and health endpoint as shipped), sending to a fake collector in the bench
+ *   process that acknowledges every batch and counts the readings (so the agent is known to be doing its job).
+ * - The baselines, started at the same time: `node -e "setInterval(() => {}, 1000)"` (idle node) and
+ *   bench/idle-tsx.mjs (idle node with the tsx loader and one TypeScript module, as bin/jishi.mjs loads it).
+ * After a warm-up (every instrument delivered), VmRSS (/proc/<pid>/status) and utime + stime (/proc/<pid>/stat)
+ * of the three processes are read every second over the window: RSS is the median over the window, CPU the CPU
+ * time used in the window over its length (resolution: one clock tick, 10 ms, i.e. 0.03 % over 30 s). CPU has no
+ * ratio: the idle baselines use next to nothing, so the target is on the value.
+ */
+import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { freePort } from '../common/net.ts';
+import type { IngestBatch } from '../common/wire.ts';
+import { progress, readJsonLine, sampleProcesses, sleep, spawnJishi, spawnNode, spawnTs, tempDir, waitFor, type Child } from './lib/proc.ts';
+import { figureFromRuns, type BenchOptions, type Figure } from './lib/report.ts';
+
+const DEVICES = 50;
+
+interface FakeCollector {
+  url: string;
+  samples: number;
+  instruments: Set<string>;
+  close(): Promise<void>;
+}
+
+async function fakeCollector(): Promise<FakeCollector> {
+  const state = { samples: 0, instruments: new Set<string>() };
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const batch = JSON.parse(Buffer.concat(chunks).toString('utf8')) as IngestBatch;
+      state.samples += batch.samples.length;
+      for (const s of batch.samples) if (s.error === undefined) state.instruments.add(s.instrument_id);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ batch_id: batch.batch_id, accepted: batch.samples.length, duplicate: false, server_time: Date.now() }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get samples() {
+      return state.samples;
+    },
+    instruments: state.instruments,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+interface AgentRun {
+  agentRssKb: number;
+  agentCpu: number;
+  idleRssKb: number;
+  idleCpu: number;
+  tsxRssKb: number;
+  tsxCpu: number;
+  readingsPerSecond: number;
+}
+
+async function oneRun(windowMs: number, warmupMs: number, log: (m: string) => void): Promise<AgentRun> {
+  const { dir, remove } = await tempDir('jishi-bench-agent-');
+  const collector = await fakeCollector();
+  const children: Child[] = [];
+  try {
+    const sim = spawnTs('bench/sim-process.ts', ['--gateways', '1', '--units', String(DEVICES)]);
+    children.push(sim);
+    const { ports } = await readJsonLine<{ ports: number[] }>(sim);
+    const port = ports[0]!;
+    const config = {
+      agent: { id: 'bench-agent' },
+      collector: { url: collector.url, token: 'bench-token-0123456789abcdef' },
+      poll_interval_s: 1,
+      state_dir: join(dir, 'agent-state'),
+      health: { listen: `127.0.0.1:${await freePort()}` },
+      instruments: Array.from({ length: DEVICES }, (_, u) => ({
+        id: `AGT-${u + 1}`,
+        profile: 'eastron-sdm120',
+        transport: `modbus-tcp://127.0.0.1:${port}?unit=${u + 1}`,
+      })),
+    };
+    const file = join(dir, 'agent.yaml');
+    await writeFile(file, stringify(config));
+    const agent = spawnJishi(['agent', '--config', file, '--log-level', 'warn']);
+    const idle = spawnNode(['-e', 'setInterval(() => {}, 1000)']);
+    const idleTsx = spawnNode(['bench/idle-tsx.mjs']);
+    children.push(agent, idle, idleTsx);
+    await waitFor(
+      `readings from all ${DEVICES} instruments`,
+      () => {
+        if (agent.exited()) throw new Error(`the agent exited: ${agent.stderr()}`);
+        return collector.instruments.size >= DEVICES;
+      },
+      60_000,
+    ).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\n${agent.stderr()}`);
+    });
+    log(`all ${DEVICES} instruments delivered; warming up ${warmupMs / 1000} s, then measuring ${windowMs / 1000} s`);
+    await sleep(warmupMs);
+    const before = collector.samples;
+    const [a, i, t] = await sampleProcesses([agent.pid, idle.pid, idleTsx.pid], windowMs, 1000, (ms) => {
+      if (ms % 10_000 === 0) log(`measuring: ${ms / 1000} / ${windowMs / 1000} s`);
+    });
+    const readingsPerSecond = (collector.samples - before) / a!.seconds;
+    if (agent.exited()) throw new Error(`the agent exited during the window: ${agent.stderr()}`);
+    return {
+      agentRssKb: a!.rssMedianKb,
+      agentCpu: a!.cpuPercent,
+      idleRssKb: i!.rssMedianKb,
+      idleCpu: i!.cpuPercent,
+      tsxRssKb: t!.rssMedianKb,
+      tsxCpu: t!.cpuPercent,
+      readingsPerSecond,
+    };
+  } finally {
+    for (const c of children.reverse()) await c.stop();
+    await collector.close();
+    await remove();
+  }
+}
+
+export async function runAgentFootprint(o: BenchOptions): Promise<Figure[]> {
+  const t = performance.now();
+  const log = (m: string): void => progress('agent', t, m);
+  const windowMs = o.quick ? 10_000 : 30_000;
+  const warmupMs = o.quick ? 3000 : 10_000;
+  const runs: AgentRun[] = [];
+  for (let run = 0; run < o.runs; run++) {
+    const r = await oneRun(windowMs, warmupMs, log);
+    log(
+      `run ${run + 1}/${o.runs}: agent ${(r.agentRssKb / 1024).toFixed(1)} MB, ${r.agentCpu.toFixed(2)} % CPU, ${r.readingsPerSecond.toFixed(1)} readings/s delivered; ` +
+        `idle node ${(r.idleRssKb / 1024).toFixed(1)} MB; idle node + tsx ${(r.tsxRssKb / 1024).toFixed(1)} MB`,
+    );
+    runs.push(r);
+  }
+  const note = `${DEVICES} SDM120 meters polled every 1 s over Modbus TCP; ${windowMs / 1000} s window after ${warmupMs / 1000} s warm-up; delivered ${runs
+    .map((r) => r.readingsPerSecond.toFixed(1))
+    .join(', ')} readings/s`;
+  return [
+    figureFromRuns(
+      {
+        bench: 'agent',
+        id: 'agent.rss',
+        label: `agent: RSS, ${DEVICES} devices at 1 Hz (median over the window)`,
+        unit: 'MB',
+        baselineLabel: 'idle `node -e setInterval`',
+        target: { on: 'ratio', op: '<=', limit: 2, text: '< 2x idle node' },
+        note,
+      },
+      runs.map((r) => ({ value: r.agentRssKb / 1024, baseline: r.idleRssKb / 1024 })),
+    ),
+    figureFromRuns(
+      {
+        bench: 'agent',
+        id: 'agent.rss_vs_tsx',
+        label: 'agent: RSS against idle node with the tsx loader',
+        unit: 'MB',
+        baselineLabel: 'idle node + tsx loader + one .ts module',
+      },
+      runs.map((r) => ({ value: r.agentRssKb / 1024, baseline: r.tsxRssKb / 1024 })),
+    ),
+    figureFromRuns(
+      {
+        bench: 'agent',
+        id: 'agent.cpu',
+        label: `agent: CPU, ${DEVICES} devices at 1 Hz`,
+        unit: '% of a core',
+        baselineLabel: 'idle `node -e setInterval`',
+        target: { on: 'value', op: '<=', limit: 2, text: '< 2 % of one core' },
+      },
+      runs.map((r) => ({ value: r.agentCpu, baseline: r.idleCpu })),
+      { ratio: false },
+    ),
+    figureFromRuns(
+      {
+        bench: 'agent',
+        id: 'agent.cpu_idle_tsx',
+        label: 'agent: CPU of idle node with the tsx loader (for comparison)',
+        unit: '% of a core',
+        baselineLabel: 'idle `node -e setInterval`',
+      },
+      runs.map((r) => ({ value: r.tsxCpu, baseline: r.idleCpu })),
+      { ratio: false },
+    ),
+  ];
+}
