@@ -12,6 +12,7 @@
  * - modbus: one read over Modbus RTU on a pty (every field, at register resolution). The Modbus TCP path is
  *   covered by test/catalog.test.ts.
  */
+import { registerResolution } from './helpers/trace-readings.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { InstrumentConfig } from '../agent/config.ts';
 import { createDriver, type PolledDriver } from '../agent/drivers/index.ts';
@@ -26,7 +27,6 @@ import {
   profileDefaults,
   profileFields,
   type DeviceProfile,
-  type ModbusField,
   type ModbusProfile,
   type MqttProfile,
   type SerialProfile,
@@ -235,18 +235,6 @@ describe.skipIf(requireOrSkip('socat', socatAvailable()))('every serial profile:
     });
   });
 });
-
-/** How far a Modbus value may be off after encoding into registers: float rounding, or half a scaled step. */
-function registerResolution(field: ModbusField, value: number): number {
-  switch (field.type) {
-    case 'float32':
-      return Math.abs(value) * 2 ** -23 + 1e-9;
-    case 'float64':
-      return Math.abs(value) * 2 ** -51 + 1e-12;
-    default:
-      return Math.abs(field.scale) / 2 + Math.abs(value) * 1e-12;
-  }
-}
 
 describe.skipIf(requireOrSkip('socat', socatAvailable()))('every Modbus profile over Modbus RTU on a pty', () => {
   const clock = new ManualClock(NOW);

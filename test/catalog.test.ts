@@ -9,6 +9,7 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
+import { registerResolution } from './helpers/trace-readings.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModbusTcpDriver } from '../agent/drivers/modbus-tcp.ts';
 import { ManualClock, systemClock } from '../common/clock.ts';
@@ -17,7 +18,7 @@ import { parseTransportUrl, TRANSPORT_KINDS, type ModbusTcpTransport } from '../
 import { KNOWN_READING_FIELDS } from '../common/wire.ts';
 import { CATALOG, listProfiles, profileIds } from '../devices/catalog.ts';
 import { checkProfile } from '../devices/profile-schema.ts';
-import { profileFields, REGISTER_COUNT, type DeviceProfile, type ModbusField, type ModbusProfile } from '../devices/profile.ts';
+import { profileFields, REGISTER_COUNT, type DeviceProfile, type ModbusProfile } from '../devices/profile.ts';
 import { startModbusTcpSimulator, type ModbusTcpSimulator } from '../devices/simulators/modbus-tcp.ts';
 import { createTrace, DEMO_TRACES, type Trace } from '../devices/traces.ts';
 
@@ -58,18 +59,6 @@ function profileFiles(): string[] {
 
 function isProfile(value: unknown): value is DeviceProfile {
   return typeof value === 'object' && value !== null && 'kind' in value && 'id' in value && ('fields' in value || 'messages' in value);
-}
-
-/** What a field can be off by after an encode/decode round trip: half a step for integers, float32 rounding else. */
-function resolution(field: ModbusField, value: number): number {
-  switch (field.type) {
-    case 'float32':
-      return Math.abs(value) * 2 ** -23 + 1e-9;
-    case 'float64':
-      return Math.abs(value) * 2 ** -51 + 1e-12;
-    default:
-      return Math.abs(field.scale) / 2 + Math.abs(value) * 1e-12;
-  }
 }
 
 const ALL_PROFILES = listProfiles();
@@ -194,7 +183,7 @@ describe('every profile in the Modbus TCP simulator, read by the real driver', (
       for (const name of ['power_w', 'energy_kwh'] as const) {
         const field = d.profile.fields.find((f) => f.field === name)!;
         const got = readings[name]!;
-        expect(Math.abs(got - want[name]), `${name}: read ${got}, trace ${want[name]}`).toBeLessThanOrEqual(resolution(field, want[name]));
+        expect(Math.abs(got - want[name]), `${name}: read ${got}, trace ${want[name]}`).toBeLessThanOrEqual(registerResolution(field, want[name]));
       }
     } finally {
       await driver.close();

@@ -58,18 +58,13 @@ const CalibrationQuery = Type.Object(
 const Params = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 
 /** The thresholds the console shows (the engine parameters that decide the state from power). */
-export interface ThresholdView {
-  off_w: number;
-  active_w: number;
-  hysteresis: number;
-  min_dwell_s: number;
-  max_gap_s: number;
-  merge_gap_s: number;
-  warmup_max_s: number;
-  post_max_s: number;
+export type ThresholdView = Pick<
+  EngineParams,
+  'off_w' | 'active_w' | 'hysteresis' | 'min_dwell_s' | 'max_gap_s' | 'merge_gap_s' | 'warmup_max_s' | 'post_max_s'
+> & {
   /** `config`: the collector config's instruments entry; `engine`: the parameters its engine last ran with. */
   source: 'config' | 'engine';
-}
+};
 
 export interface PowerPoint {
   /** Bucket start (ms). */
