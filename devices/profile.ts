@@ -54,16 +54,20 @@ export interface ModbusRequestOptions {
   oneRequestPerField?: boolean;
 }
 
-export interface ModbusProfile {
-  kind: 'modbus';
+/** What every profile says about itself, whatever its kind. */
+export interface ProfileInfo {
   /** Catalog id, e.g. `eastron-sdm120`. */
   id: string;
   vendor: string;
   model: string;
   description: string;
-  /** Where the register map comes from. */
+  /** Where the register map, payload format or protocol comes from. */
   source: string;
   transports: readonly TransportKind[];
+}
+
+export interface ModbusProfile extends ProfileInfo {
+  kind: 'modbus';
   defaults: { unit: number; baud: number };
   /** Request splitting and pacing this device needs; none by default. */
   request?: ModbusRequestOptions;
@@ -136,14 +140,8 @@ export interface MqttMessage {
  * device's latest values; each poll reads them (sample-and-hold). The device is `unknown` (a read error) while
  * its availability topic says offline, while the broker is unreachable, or when nothing arrived for stale_after_s.
  */
-export interface MqttProfile {
+export interface MqttProfile extends ProfileInfo {
   kind: 'mqtt';
-  id: string;
-  vendor: string;
-  model: string;
-  description: string;
-  source: string;
-  transports: readonly TransportKind[];
   messages: readonly MqttMessage[];
   /** Online/offline topic (Tasmota LWT, Shelly `online`, Zigbee2MQTT availability), usually retained. */
   availability?: {
@@ -168,14 +166,8 @@ export type SerialStep = { send: string } | { expect: string };
  * acknowledgement such as ACK, send ENQ...) and then reads one answer line.
  * Strings may hold control characters (`\x05` ENQ, `\x06` ACK, `\r`).
  */
-export interface SerialProfile {
+export interface SerialProfile extends ProfileInfo {
   kind: 'serial';
-  id: string;
-  vendor: string;
-  model: string;
-  description: string;
-  source: string;
-  transports: readonly TransportKind[];
   defaults: { baud: number };
   mode: 'listen' | 'query';
   /** Line terminator of what the instrument sends, e.g. `\r\n`. Commands are sent as written in `steps`. */

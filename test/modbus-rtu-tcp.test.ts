@@ -7,7 +7,6 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock, systemClock, type Clock } from '../common/clock.ts';
 import { silentLogger } from '../common/log.ts';
-import { parseTransportUrl, type ModbusTcpTransport } from '../common/transport-url.ts';
 import { ModbusTcpDriver, type ModbusTcpDriverOptions } from '../agent/drivers/modbus-tcp.ts';
 import { sdm120 } from '../devices/eastron/sdm120.ts';
 import { hasValidCrc, withCrc } from '../devices/modbus-crc.ts';
@@ -17,7 +16,7 @@ import { startModbusTcpSimulator, type SimulatedRequest } from '../devices/simul
 import { createTrace, DEMO_TRACES, type Trace } from '../devices/traces.ts';
 import { deviceError } from './helpers/device-error.ts';
 import { RecordingClock } from './helpers/recording-clock.ts';
-import { expectTrace } from './helpers/trace-readings.ts';
+import { expectTrace, tcpTransport } from './helpers/trace-readings.ts';
 import { until } from './helpers/wait.ts';
 
 const EPOCH = Date.UTC(2025, 0, 6, 9, 30, 0);
@@ -27,11 +26,7 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
-function transport(url: string): ModbusTcpTransport {
-  const parsed = parseTransportUrl(url);
-  if (!parsed.ok || parsed.transport.kind !== 'modbus-tcp') throw new Error(`bad test URL ${url}`);
-  return parsed.transport;
-}
+const transport = tcpTransport;
 
 function driverFor(url: string, options: Omit<ModbusTcpDriverOptions, 'transport' | 'profile'> & { profile?: ModbusProfile } = {}, clock: Clock = systemClock) {
   const d = new ModbusTcpDriver({ profile: sdm120, ...options, transport: transport(url) }, { clock, logger: silentLogger() });

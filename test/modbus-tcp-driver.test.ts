@@ -7,7 +7,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock, systemClock } from '../common/clock.ts';
 import { silentLogger } from '../common/log.ts';
 import { freePort } from '../common/net.ts';
-import { parseTransportUrl, type ModbusTcpTransport } from '../common/transport-url.ts';
 import { ModbusTcpDriver } from '../agent/drivers/modbus-tcp.ts';
 import { modbusExceptionName } from '../agent/drivers/modbus-errors.ts';
 import { sdm120 } from '../devices/eastron/sdm120.ts';
@@ -16,7 +15,7 @@ import { startModbusTcpSimulator, type ModbusTcpSimulator } from '../devices/sim
 import { createTrace, DEMO_TRACES, type Trace } from '../devices/traces.ts';
 import type { ModbusProfile } from '../devices/profile.ts';
 import { deviceError } from './helpers/device-error.ts';
-import { expectTrace } from './helpers/trace-readings.ts';
+import { expectTrace, tcpTransport } from './helpers/trace-readings.ts';
 
 const EPOCH = Date.UTC(2025, 0, 6, 9, 30, 0);
 const ctx = { clock: systemClock, logger: silentLogger() };
@@ -26,11 +25,7 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
-function transport(url: string): ModbusTcpTransport {
-  const parsed = parseTransportUrl(url);
-  if (!parsed.ok || parsed.transport.kind !== 'modbus-tcp') throw new Error(`bad test URL ${url}`);
-  return parsed.transport;
-}
+const transport = tcpTransport;
 
 function driverFor(url: string, profile: ModbusProfile = sdm120): ModbusTcpDriver {
   const d = new ModbusTcpDriver({ profile, transport: transport(url) }, ctx);

@@ -1,4 +1,5 @@
 import { expect } from 'vitest';
+import { parseTransportUrl, type ModbusTcpTransport } from '../../common/transport-url.ts';
 import { sdm120 } from '../../devices/eastron/sdm120.ts';
 import type { ModbusField, ModbusProfile } from '../../devices/profile.ts';
 import type { Trace } from '../../devices/traces.ts';
@@ -23,4 +24,11 @@ export function registerResolution(field: ModbusField, value: number): number {
     default:
       return Math.abs(field.scale) / 2 + Math.abs(value) * 1e-12;
   }
+}
+
+/** A modbus-tcp transport from a test URL (throws on anything else). */
+export function tcpTransport(url: string): ModbusTcpTransport {
+  const parsed = parseTransportUrl(url);
+  if (!parsed.ok || parsed.transport.kind !== 'modbus-tcp') throw new Error(`bad test URL ${url}`);
+  return parsed.transport;
 }
