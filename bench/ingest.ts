@@ -18,7 +18,7 @@ import { mulberry32 } from '../common/prng.ts';
 import { INGEST_PATH, WIRE_VERSION, type Sample } from '../common/wire.ts';
 import { makeAgents, startCollectorProcess, type BenchAgent } from './lib/collector.ts';
 import { countPoints, createDatabase, influxQuery, startBenchInfluxd, writeLines, type RunningInfluxd } from './lib/influx.ts';
-import { procMemory, progress, sleep, tempDir } from './lib/proc.ts';
+import { procCpuSeconds, procMemory, progress, sleep, tempDir } from './lib/proc.ts';
 import { figureFromRuns, percentile, type BenchOptions, type Figure } from './lib/report.ts';
 
 const SAMPLES_PER_BATCH = 500;
@@ -99,6 +99,23 @@ interface SideResult {
   ackThroughput: number;
   latenciesMs: number[];
   seconds: number;
+  /** CPU seconds used during the side's clock: influxd, the collector process (0 on the ceiling side), the bench process (the clients). */
+  cpu: { influxd: number; collector: number; clients: number };
+}
+
+/** CPU seconds of influxd, of another process (the collector) and of this process, so far. */
+function cpuNow(influx: RunningInfluxd, otherPid?: number): { influxd: number; collector: number; clients: number } {
+  const pid = influx.pid();
+  const u = process.cpuUsage();
+  return {
+    influxd: pid === undefined ? 0 : procCpuSeconds(pid),
+    collector: otherPid === undefined ? 0 : procCpuSeconds(otherPid),
+    clients: (u.user + u.system) / 1e6,
+  };
+}
+
+function cpuSince(a: SideResult['cpu'], b: SideResult['cpu']): SideResult['cpu'] {
+  return { influxd: b.influxd - a.influxd, collector: b.collector - a.collector, clients: b.clients - a.clients };
 }
 
 /** `clients` concurrent loops, each sending its own requests one after the other; latencies of every request. */
@@ -119,12 +136,14 @@ async function drive(clients: number, requests: number, send: (client: number, k
 
 async function ceilingRun(influx: RunningInfluxd, w: Workload, db: string): Promise<SideResult> {
   await createDatabase(influx.url, db);
+  const cpu0 = cpuNow(influx);
   const r = await drive(w.clients, w.batchesPerClient, (c, k) => writeLines(influx.url, db, w.lines[c]![k]!));
+  const cpu = cpuSince(cpu0, cpuNow(influx));
   const count = await countPoints(influx.url, db, 'reading', 'power_w');
   if (count !== w.total) throw new Error(`ceiling: ${count} points in InfluxDB, expected ${w.total}`);
   await influxQuery(influx.url, db, `DROP DATABASE "${db}"`, true);
   const tps = w.total / r.seconds;
-  return { throughput: tps, ackThroughput: tps, latenciesMs: r.latenciesMs, seconds: r.seconds };
+  return { throughput: tps, ackThroughput: tps, latenciesMs: r.latenciesMs, seconds: r.seconds, cpu };
 }
 
 async function collectorRun(
@@ -139,6 +158,7 @@ async function collectorRun(
     // Let the forwarder create its database and the process settle before the clock starts.
     await sleep(1500);
     const idleRssKb = procMemory(collector.child.pid).rssKb;
+    const cpu0 = cpuNow(influx, collector.child.pid);
     const t0 = performance.now();
     const r = await drive(w.clients, w.batchesPerClient, async (c, k) => {
       const agent = w.agents[c]!;
@@ -168,6 +188,7 @@ async function collectorRun(
       }
     })();
     const drained = performance.now();
+    const cpu = cpuSince(cpu0, cpuNow(influx, collector.child.pid));
     const peakRssKb = procMemory(collector.child.pid).hwmKb;
     const count = await countPoints(influx.url, db, 'reading', 'power_w');
     if (count !== w.total) throw new Error(`collector: ${count} reading points in InfluxDB, expected ${w.total}`);
@@ -178,6 +199,7 @@ async function collectorRun(
       latenciesMs: r.latenciesMs,
       seconds,
       drainSeconds: (drained - acked) / 1000,
+      cpu,
       peakRssKb,
       idleRssKb,
     };
@@ -213,7 +235,8 @@ export async function runIngest(o: BenchOptions): Promise<Figure[]> {
       log(
         `run ${run + 1}/${o.runs}: collector ${Math.round(collector.throughput).toLocaleString('en-US')} readings/s into InfluxDB ` +
           `(acks at ${Math.round(collector.ackThroughput).toLocaleString('en-US')}/s, drained ${collector.drainSeconds.toFixed(1)} s after the last ack), ` +
-          `peak RSS ${(collector.peakRssKb / 1024).toFixed(0)} MB`,
+          `peak RSS ${(collector.peakRssKb / 1024).toFixed(0)} MB; CPU s: collector ${collector.cpu.collector.toFixed(1)}, ` +
+          `influxd ${collector.cpu.influxd.toFixed(1)} (ceiling side: influxd ${ceiling.cpu.influxd.toFixed(1)}, clients ${ceiling.cpu.clients.toFixed(1)})`,
       );
       runs.push({ ceiling, collector });
     }
@@ -267,6 +290,29 @@ export async function runIngest(o: BenchOptions): Promise<Figure[]> {
         baselineLabel: 'same batch to InfluxDB /write',
       },
       runs.map((r) => ({ value: percentile(r.collector.latenciesMs, 99), baseline: percentile(r.ceiling.latenciesMs, 99) })),
+    ),
+    figureFromRuns(
+      {
+        bench: 'ingest',
+        id: 'ingest.cpu_collector',
+        label: 'ingest: collector CPU per 100,000 readings (until drained)',
+        unit: 'CPU s',
+        baselineLabel: 'influxd CPU per 100,000 points at the ceiling',
+        baselineUnit: 'CPU s',
+        note: 'CPU time (user + system, all threads) from /proc/<pid>/stat over each side\'s clock',
+      },
+      runs.map((r) => ({ value: (r.collector.cpu.collector * 100_000) / w.total, baseline: (r.ceiling.cpu.influxd * 100_000) / w.total })),
+    ),
+    figureFromRuns(
+      {
+        bench: 'ingest',
+        id: 'ingest.cpu_influxd',
+        label: 'ingest: influxd CPU per 100,000 readings through the collector',
+        unit: 'CPU s',
+        baselineLabel: 'influxd CPU per 100,000 points at the ceiling',
+        baselineUnit: 'CPU s',
+      },
+      runs.map((r) => ({ value: (r.collector.cpu.influxd * 100_000) / w.total, baseline: (r.ceiling.cpu.influxd * 100_000) / w.total })),
     ),
     figureFromRuns(
       {

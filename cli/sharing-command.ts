@@ -107,7 +107,7 @@ export async function runBookingsImport(file: string, opts: ImportOptions, out: 
     const known = new Set([
       ...opened.config.instruments.map((i) => i.id),
       ...opened.store.sharing.registry().map((r) => r.id),
-      ...opened.store.listInstruments().map((i) => i.id),
+      ...opened.store.instrumentIds(),
     ]);
     const name = basename(file);
     const parsed = parseBookingsCsv(text, { file: name, timeZone: opened.config.timeZone, knownInstruments: known, now });

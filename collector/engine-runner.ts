@@ -39,6 +39,8 @@ interface Loaded {
   engine: InstrumentEngine;
   /** Local day of the engine's last sample. */
   day: string | null;
+  /** The live state as of the last sample, as the previous ingest left it (saves recomputing it as "before"). */
+  settled?: { state: InstrumentState; since: number | null };
 }
 
 /** Replay in chunks so a year of 1 Hz readings never sits in memory at once. */
@@ -67,12 +69,26 @@ export class EngineRunner {
       if (list === undefined) byInstrument.set(s.instrument_id, (list = []));
       list.push(toEngineSample(s));
     }
+    // One transaction for the whole batch: committing each instrument's results on its own cost more than the
+    // engine itself when a batch holds a few samples of many instruments. Each instrument is a savepoint.
+    try {
+      return this.#o.store.atomically(() => this.#ingestGrouped(byInstrument));
+    } catch (err) {
+      // The transaction did not commit: what the engines hold in memory is ahead of the store. Forget it; the
+      // next batch reloads the stored state (the readings are stored; `jishi recompute` rebuilds the gap).
+      this.#o.logger.error({ err, instruments: byInstrument.size }, 'utilization engine failed to commit a batch');
+      for (const id of byInstrument.keys()) this.#loaded.delete(id);
+      return [];
+    }
+  }
+
+  #ingestGrouped(byInstrument: Map<string, EngineSample[]>): StateChange[] {
     const changes: StateChange[] = [];
     for (const [id, list] of byInstrument) {
       list.sort((a, b) => a.ts - b.ts);
       try {
         // States as of each side's own last sample (peek clamps an earlier `now` to it).
-        const before = this.live(id, Number.MIN_SAFE_INTEGER);
+        const before = this.#loaded.get(id)?.settled ?? this.live(id, Number.MIN_SAFE_INTEGER);
         const loaded = this.#load(id);
         const lastTs = loaded.engine.lastTs;
         if (lastTs !== null && list[0]!.ts < lastTs) {
@@ -82,6 +98,8 @@ export class EngineRunner {
           this.#advance(id, loaded, list);
         }
         const after = this.live(id, Number.MIN_SAFE_INTEGER);
+        const current = this.#loaded.get(id);
+        if (current !== undefined) current.settled = after;
         if (after.state !== before.state) {
           changes.push({ instrument_id: id, from: before.state, to: after.state, at: after.since ?? list[list.length - 1]!.ts });
         }
@@ -236,7 +254,8 @@ export class EngineRunner {
       intervals: out.intervals,
       sessions: out.sessions,
       drainTs: engine.lastTs ?? 0,
-      state: { lastTs: engine.lastTs, checkpoint: engine.checkpoint() },
+      // Serialized by commit() right away, before the engine changes again: no copy needed.
+      state: { lastTs: engine.lastTs, checkpoint: engine.checkpointView() },
       dayCheckpoints,
     });
     if (out.intervals.length === 0 && out.sessions.length === 0) return;

@@ -84,7 +84,7 @@ export async function startCollector(config: CollectorConfig, options: StartColl
     });
     if (config.influx) {
       const st = store;
-      const knownIds = (): string[] => [...new Set([...config.instruments.map((i) => i.id), ...st.listInstruments().map((i) => i.id)])];
+      const knownIds = (): string[] => [...new Set([...config.instruments.map((i) => i.id), ...st.instrumentIds()])];
       forwarder = createInfluxForwarder({
         store,
         sink: createInfluxSink(config.influx),

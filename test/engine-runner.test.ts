@@ -184,4 +184,55 @@ describe('EngineRunner on the SQLite store', () => {
     // Held for 20 s: active, dated back to its first sample.
     expect(r.ingest([s(4, 450)])).toEqual([{ instrument_id: 'X', from: 'off', to: 'active', at: at(2) }]);
   });
+  it('commits a batch of many instruments in one transaction; a failed commit leaves the engine as the store is', () => {
+    const store = openSqliteStore(':memory:');
+    const clock = new ManualClock(START + 3_600_000);
+    let transactions = 0;
+    let failNext = false;
+    const engineStore = {
+      ...store.engine,
+      atomically<T>(fn: () => T): T {
+        transactions++;
+        return store.engine.atomically(() => {
+          const result = fn();
+          // Fails after the engines ran and wrote: the whole batch's results roll back.
+          if (failNext) throw new Error('disk I/O error (simulated at commit)');
+          return result;
+        });
+      },
+    };
+    const r = new EngineRunner({ store: engineStore, params: () => PARAMS, timeZone: TZ, clock, logger: silentLogger() });
+    const ids = ['A', 'B', 'C'];
+    const at = (k: number, power: number): Sample[] => ids.map((id) => ({ instrument_id: id, ts: START + k * 10_000, readings: { power_w: power } }));
+    // Off for a while, then active: every instrument changes state in the same batch.
+    const first = [...Array(30).keys()].flatMap((k) => at(k, 0));
+    store.ingest(batch('b0', first, { seq: 0 }), START);
+    r.ingest(first);
+    expect(transactions).toBe(1);
+    const stateBefore = ids.map((id) => r.live(id, START + 300_000));
+
+    failNext = true;
+    const failing = [...Array(30).keys()].flatMap((k) => at(30 + k, 800));
+    store.ingest(batch('b1', failing, { seq: 1 }), START);
+    expect(r.ingest(failing)).toEqual([]);
+    expect(transactions).toBe(2);
+    // Nothing of the failed batch is in the engine's tables, and the runner forgot what it held in memory.
+    expect(ids.map((id) => store.engine.loadState(id)?.lastTs)).toEqual(ids.map(() => START + 29 * 10_000));
+    expect(ids.map((id) => r.live(id, START + 300_000))).toEqual(stateBefore);
+
+    // A recompute rebuilds what the failed commit lost, the same as a runner that never failed.
+    failNext = false;
+    for (const id of ids) r.recompute(id, null);
+    const clean = openSqliteStore(':memory:');
+    const c = runner(clean, clock);
+    clean.ingest(batch('b0', first, { seq: 0 }), START);
+    c.ingest(first);
+    clean.ingest(batch('b1', failing, { seq: 1 }), START);
+    c.ingest(failing);
+    const now = START + 3_600_000;
+    for (const id of ids) expect(r.timeline(id, START, now)).toEqual(c.timeline(id, START, now));
+    expect(ids.map((id) => r.live(id, START + 59 * 10_000).state)).toEqual(['active', 'active', 'active']);
+    store.close();
+    clean.close();
+  });
 });

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../common/net.ts';
 import type { Sample } from '../common/wire.ts';
 import { createInfluxForwarder, type InfluxForwarder } from '../collector/influx/forwarder.ts';
+import { createInfluxV1Sink, type InfluxSink } from '../collector/influx/sink.ts';
 import { openSqliteStore } from '../collector/store/sqlite-store.ts';
 import type { Store } from '../collector/store/store.ts';
 import { batch, T0 } from './helpers/batches.ts';
@@ -123,6 +124,49 @@ describe.skipIf(requireOrSkip('influxd', influxdAvailable()))('InfluxDB forwarde
     ingest(store, [{ instrument_id: 'SEQ-7', ts: T0 + 99_000, readings: { power_w: 5 } }]);
     up.wake();
     await until('woken forward', () => up.status().forwarded === 13, 5000);
+  });
+
+  it('writes batches of a backlog two at a time; a failed batch is written again, the ones before it are not', async () => {
+    const store = newStore();
+    const samples = Array.from({ length: 95 }, (_, i) => ({ instrument_id: 'PIPE-1', ts: T0 + i * 1000, readings: { power_w: i } }));
+    ingest(store, samples);
+    const real = createInfluxV1Sink({ url: influxd.url, database: 'jishi_pipeline' });
+    const writes: number[] = []; // first power_w of each readings write
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let failed = false;
+    const sink: InfluxSink = {
+      ...real,
+      async write(points) {
+        const first = points[0]?.measurement === 'reading' ? (points[0].fields?.power_w as number) : undefined;
+        if (first === undefined) return real.write(points);
+        writes.push(first);
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        try {
+          await new Promise((r) => setTimeout(r, 30));
+          // The second batch (readings 10..19) fails once, after the first one went through.
+          if (first === 10 && !failed) {
+            failed = true;
+            throw new Error('connection reset (simulated)');
+          }
+          await real.write(points);
+        } finally {
+          inFlight--;
+        }
+      },
+    };
+    const f = createInfluxForwarder({ store, sink, batchSize: 10, intervalMs: 50, retryBaseMs: 20, retryMaxMs: 50 });
+    forwarders.push(f);
+    f.start();
+    await until('catch-up', () => f.status().pending === 0);
+    expect(maxInFlight).toBe(2);
+    // 0 and 10 together; 10 failed: 0 is not written again, 10 is (with 20 alongside it).
+    expect(writes.slice(0, 4)).toEqual([0, 10, 10, 20]);
+    expect(writes.filter((w) => w === 0)).toHaveLength(1);
+    expect(f.status()).toMatchObject({ forwarded: 95, skipped: 0, lastError: null });
+    const rows = await select('jishi_pipeline');
+    expect(rows.map((r) => r.power_w)).toEqual(samples.map((s) => s.readings.power_w));
   });
 
   it('passes over a reading InfluxDB rejects and keeps forwarding the rest', async () => {

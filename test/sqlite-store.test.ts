@@ -81,6 +81,23 @@ describe('sqlite store', () => {
     store.ingest(batch('b2', [sample(T0 + 30_000, 3)], { seq: 2, agentId: 'lab-pc-2' }), T0);
     expect(store.listInstruments()[0]).toMatchObject({ agent_id: 'lab-pc-2', last_seen: T0 + 30_000 });
     expect(store.readingsAfter(0, 10).map((x) => x.ts)).toEqual([T0 + 10_000, T0 + 5_000, T0 + 20_000, T0 + 20_000, T0, T0 + 30_000]);
+    // The light lookups agree with listInstruments.
+    store.ingest(batch('b3', [{ ...sample(T0, 1), instrument_id: 'AAA-0' }], { seq: 3 }), T0);
+    expect(store.instrumentIds()).toEqual(['AAA-0', 'FCM-1']);
+    expect(store.instrumentAgent('FCM-1')).toBe('lab-pc-2');
+    expect(store.instrumentAgent('AAA-0')).toBe('lab-pc-1');
+    expect(store.instrumentAgent('NOPE')).toBeUndefined();
+  });
+
+  it('stores every reading column, extra fields, status and error, and reads them back', () => {
+    const store = mem();
+    const readings = {
+      power_w: 1.5, energy_kwh: 2, energy_export_kwh: 3, voltage_v: 230.5, current_a: 0.25, apparent_power_va: 7,
+      reactive_power_var: -8, power_factor: 0.9, frequency_hz: 50.01, lamp_hours: 1234, temp_c: -20.5,
+    };
+    store.ingest(batch('b1', [sample(T0, 0, { readings, status: 'RUN', error: 'JISHI_ERR_X' })]), T0 + 7);
+    const [r] = store.readingsAfter(0, 10);
+    expect(r).toEqual({ id: 1, instrument_id: 'FCM-1', agent_id: 'lab-pc-1', ts: T0, readings, status: 'RUN', error: 'JISHI_ERR_X', received_at: T0 + 7 });
   });
 
   it('keeps status and error in the last reading', () => {

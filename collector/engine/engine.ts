@@ -183,14 +183,22 @@ export class InstrumentEngine {
 
   /** A JSON-serializable snapshot: `new InstrumentEngine(params, JSON.parse(JSON.stringify(cp)))` continues exactly. */
   checkpoint(): EngineCheckpoint {
-    return structuredClone({
+    return structuredClone(this.checkpointView());
+  }
+
+  /**
+   * The checkpoint without the copy: it shares the engine's live state, so it must be serialized (or dropped)
+   * before the engine is fed again. For a caller that stores it at once.
+   */
+  checkpointView(): EngineCheckpoint {
+    return {
       version: CHECKPOINT_VERSION,
       params: this.params,
       classifier: this.#cls,
       sessions: this.#ses,
       pending: { intervals: this.#intervals, sessions: this.#sessions },
       ...this.#frontiers(),
-    });
+    };
   }
 
   /**

@@ -78,6 +78,9 @@ function describe(err: unknown): string {
   return String(err);
 }
 
+/** Batches of readings written to InfluxDB at the same time while a backlog is worked off. */
+const READING_PIPELINE = 2;
+
 export function createInfluxForwarder(options: InfluxForwarderOptions): InfluxForwarder {
   const { store } = options;
   const clock = options.clock ?? systemClock;
@@ -115,6 +118,7 @@ export function createInfluxForwarder(options: InfluxForwarderOptions): InfluxFo
   let forwarded = 0;
   let skipped = 0;
   let lastPending = 0;
+  let lastCurrentAt: number | undefined;
 
   const write = (points: IPoint[]): Promise<void> => sink.write(points);
 
@@ -190,8 +194,15 @@ export function createInfluxForwarder(options: InfluxForwarderOptions): InfluxFo
     const moreReadings = await forwardReadings();
     const moreResults = await forwardResults();
     const moreReports = await forwardAgentReports();
-    await forwardCurrent();
-    return moreReadings || moreResults || moreReports;
+    const more = moreReadings || moreResults || moreReports;
+    // Live states and the registry: after every drain, and at most once per interval while a backlog is worked
+    // off (each pass reads every instrument's live state and registry entry).
+    const now = clock.now();
+    if (!more || lastCurrentAt === undefined || now - lastCurrentAt >= intervalMs) {
+      await forwardCurrent();
+      lastCurrentAt = now;
+    }
+    return more;
   }
 
   async function forwardAgentReports(): Promise<boolean> {
@@ -228,26 +239,45 @@ export function createInfluxForwarder(options: InfluxForwarderOptions): InfluxFo
     for (const [id, key] of infoWritten) lastInfo.set(id, key);
   }
 
+  /**
+   * Forwards up to READING_PIPELINE batches of readings, their writes in flight together (the next batch is read
+   * and encoded while InfluxDB writes the previous one). The cursor moves past a batch only when it and every batch
+   * before it are written; after a failure the later batches are written again (InfluxDB keeps one point per
+   * series and time, so a point written twice is stored once). True when more are waiting.
+   */
   async function forwardReadings(): Promise<boolean> {
-    const readings = store.readingsAfter(store.getCursor(cursorName), batchSize);
-    if (readings.length === 0) return false;
-    const points: { id: number; point: IPoint }[] = [];
-    let empty = 0;
-    for (const r of readings) {
-      const { point, dropped } = readingToPoint(r);
-      if (dropped.length > 0) {
-        log.warn({ reading_id: r.id, instrument_id: r.instrument_id, fields: dropped }, 'reading fields with reserved names not forwarded');
+    let cursor = store.getCursor(cursorName);
+    const writes: Array<{ last: number; points: number; empty: number; done: Promise<number> }> = [];
+    let more = false;
+    for (let k = 0; k < READING_PIPELINE; k++) {
+      const readings = store.readingsAfter(cursor, batchSize);
+      if (readings.length === 0) break;
+      const points: { id: number; point: IPoint }[] = [];
+      let empty = 0;
+      for (const r of readings) {
+        const { point, dropped } = readingToPoint(r);
+        if (dropped.length > 0) {
+          log.warn({ reading_id: r.id, instrument_id: r.instrument_id, fields: dropped }, 'reading fields with reserved names not forwarded');
+        }
+        if (point) points.push({ id: r.id, point });
+        else empty++;
       }
-      if (point) points.push({ id: r.id, point });
-      else empty++;
+      cursor = readings[readings.length - 1]!.id;
+      const done = points.length > 0 ? writeIsolating(points) : Promise.resolve(0);
+      done.catch(() => undefined); // awaited below, in order
+      writes.push({ last: cursor, points: points.length, empty, done });
+      more = readings.length === batchSize;
+      if (!more) break;
     }
-    const bad = points.length > 0 ? await writeIsolating(points) : 0;
-    store.setCursor(cursorName, readings[readings.length - 1]!.id);
-    forwarded += points.length - bad;
-    skipped += bad + empty;
-    lastSuccessAt = clock.now();
-    log.debug({ target, points: points.length - bad, cursor: readings[readings.length - 1]!.id }, 'forwarded readings');
-    return readings.length === batchSize;
+    for (const w of writes) {
+      const bad = await w.done; // a failure leaves the cursor after the last batch written before it
+      store.setCursor(cursorName, w.last);
+      forwarded += w.points - bad;
+      skipped += bad + w.empty;
+      lastSuccessAt = clock.now();
+      log.debug({ target, points: w.points - bad, cursor: w.last }, 'forwarded readings');
+    }
+    return more;
   }
 
   /** Waits `ms`, or less when woken or stopped. */

@@ -1,7 +1,11 @@
 /**
  * The `influx` package's IPoint (what points.ts builds, docs/metric-schema.md) as a line of InfluxDB line protocol
- * with a millisecond timestamp, through @influxdata/influxdb-client's Point (its escaping). Used by the InfluxDB
- * 2.x/3.x sink (v2-sink.ts). Pure.
+ * with a millisecond timestamp. Both sinks write these lines (sink.ts for 1.x, v2-sink.ts for 2.x/3.x). Pure.
+ *
+ * The output is byte for byte what @influxdata/influxdb-client's Point writes (test/line-protocol.test.ts checks it
+ * against Point on random points): tags and fields sorted by key, keys and tag values escaped as tags, string
+ * fields quoted, booleans `T` / `F`. It is written here rather than through Point because the forwarder encodes
+ * every reading: Point's per-field objects and sorting cost more than the rest of the forwarding.
  *
  * Field types follow the schema rule "a field never changes type": every number is a float field (`450` is
  * written `450`, never `450i`, so a later `450.5` is the same type), strings are string fields, booleans boolean
@@ -9,13 +13,22 @@
  * not finite, a value of another type, a timestamp that is not a whole number of ms) throws PointRejectedError:
  * the sink reports it as a rejected write (isRejected), like the HTTP 400 a 1.x server answers to the same point.
  */
-import { Point } from '@influxdata/influxdb-client';
 import type { IPoint } from 'influx';
 
 /** A point that cannot be written as it is; retrying it cannot help. */
 export class PointRejectedError extends Error {
   override name = 'PointRejectedError';
 }
+
+const MEASUREMENT_SPECIAL = /[, \n\r\t]/;
+const TAG_SPECIAL = /[, =\n\r\t]/;
+const QUOTED_SPECIAL = /["\\]/;
+
+const escapeMeasurement = (s: string): string =>
+  MEASUREMENT_SPECIAL.test(s) ? s.replace(/[, \n\r\t]/g, (c) => ESCAPES[c]!) : s;
+const escapeTag = (s: string): string => (TAG_SPECIAL.test(s) ? s.replace(/[, =\n\r\t]/g, (c) => ESCAPES[c]!) : s);
+const quote = (s: string): string => `"${QUOTED_SPECIAL.test(s) ? s.replace(/["\\]/g, (c) => `\\${c}`) : s}"`;
+const ESCAPES: Record<string, string> = { ',': '\\,', ' ': '\\ ', '=': '\\=', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /** Timestamps are sent with precision `ms`; a string must already be a whole number of ms. */
 function msTimestamp(p: IPoint): string | undefined {
@@ -30,39 +43,37 @@ function msTimestamp(p: IPoint): string | undefined {
   return String(Math.floor(ms));
 }
 
-/** The client Point of an IPoint (tags, float / string / boolean fields, ms timestamp). */
-export function toClientPoint(p: IPoint): Point {
-  if (typeof p.measurement !== 'string' || p.measurement === '') throw new PointRejectedError('a point without a measurement');
-  const point = new Point(p.measurement);
-  for (const [name, value] of Object.entries(p.tags ?? {})) {
-    // The client would drop an empty tag silently (a different series); a 1.x server refuses it: so do we.
-    if (typeof value !== 'string' || value === '') throw new PointRejectedError(`${p.measurement}: tag ${name} has no value`);
-    point.tag(name, value);
-  }
-  let fields = 0;
-  for (const [name, value] of Object.entries(p.fields ?? {}) as Array<[string, unknown]>) {
-    if (typeof value === 'number') {
-      if (!Number.isFinite(value)) throw new PointRejectedError(`${p.measurement}: field ${name} is ${value}, not a finite number`);
-      point.floatField(name, value);
-    } else if (typeof value === 'string') point.stringField(name, value);
-    else if (typeof value === 'boolean') point.booleanField(name, value);
-    else if (value === undefined || value === null) continue;
-    else throw new PointRejectedError(`${p.measurement}: field ${name} has a value of type ${typeof value}`);
-    fields++;
-  }
-  if (fields === 0) throw new PointRejectedError(`${p.measurement}: a point without fields`);
-  const ts = msTimestamp(p);
-  // '' lets the server assign the time; Point would otherwise use the local clock.
-  point.timestamp(ts ?? '');
-  return point;
-}
-
-/** Line protocol settings for precision ms: the timestamp as msTimestamp produced it. */
-const MS_SETTINGS = { convertTime: (t: string | number | Date | undefined) => (t === undefined || t === '' ? undefined : String(t)) };
+const byKey = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** One line of line protocol (no trailing newline) for an IPoint; throws PointRejectedError. */
 export function toLineProtocol(p: IPoint): string {
-  const line = toClientPoint(p).toLineProtocol(MS_SETTINGS);
-  if (line === undefined) throw new PointRejectedError(`${p.measurement}: not representable in line protocol`);
-  return line;
+  if (typeof p.measurement !== 'string' || p.measurement === '') throw new PointRejectedError('a point without a measurement');
+  let line = escapeMeasurement(p.measurement);
+  const tags = p.tags ?? {};
+  for (const name of Object.keys(tags).sort(byKey)) {
+    const value = tags[name] as unknown;
+    // Point would drop an empty tag silently (a different series); a 1.x server refuses it: so do we.
+    if (typeof value !== 'string' || value === '') throw new PointRejectedError(`${p.measurement}: tag ${name} has no value`);
+    if (name === '') continue;
+    line += `,${escapeTag(name)}=${escapeTag(value)}`;
+  }
+  const fields = (p.fields ?? {}) as Record<string, unknown>;
+  let written = 0;
+  for (const name of Object.keys(fields).sort(byKey)) {
+    const value = fields[name];
+    let encoded: string;
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) throw new PointRejectedError(`${p.measurement}: field ${name} is ${value}, not a finite number`);
+      encoded = String(value);
+    } else if (typeof value === 'string') encoded = quote(value);
+    else if (typeof value === 'boolean') encoded = value ? 'T' : 'F';
+    else if (value === undefined || value === null) continue;
+    else throw new PointRejectedError(`${p.measurement}: field ${name} has a value of type ${typeof value}`);
+    if (name === '') continue;
+    line += `${written === 0 ? ' ' : ','}${escapeTag(name)}=${encoded}`;
+    written++;
+  }
+  if (written === 0) throw new PointRejectedError(`${p.measurement}: a point without fields`);
+  const ts = msTimestamp(p);
+  return ts === undefined ? line : `${line} ${ts}`;
 }

@@ -1,8 +1,13 @@
 /**
- * Where the forwarder writes: InfluxDB 1.x (the `influx` package, InfluxQL) or 2.x/3.x (`@influxdata/influxdb-client`,
- * see v2-sink.ts). Both take the same points (docs/metric-schema.md) as line protocol.
+ * Where the forwarder writes: InfluxDB 1.x or 2.x/3.x (`@influxdata/influxdb-client`, see v2-sink.ts). Both take
+ * the same points (docs/metric-schema.md) as line protocol (./line-protocol.ts).
+ *
+ * 1.x: writes are a plain `POST /write?db=..&precision=ms` of the lines (HTTP basic auth when a username is set);
+ * database checks and deletes are InfluxQL through the `influx` package. (The package's writePoints serialized each
+ * point again with its own escaping, at a cost comparable to the rest of the forwarding.)
  */
 import { InfluxDB, type IPoint } from 'influx';
+import { PointRejectedError, toLineProtocol } from './line-protocol.ts';
 
 export interface InfluxSink {
   /** e.g. `http://127.0.0.1:8086 database jishi`, for logs (never credentials). */
@@ -41,6 +46,23 @@ export interface InfluxV1Options {
   requestTimeoutMs?: number;
 }
 
+/** InfluxDB 1.x answered a write with an error status (400: it refused the points themselves). */
+export class InfluxWriteError extends Error {
+  override name = 'InfluxWriteError';
+  readonly status: number;
+  constructor(status: number, body: string) {
+    super(`InfluxDB answered the write with HTTP ${status}${body.trim() === '' ? '' : `: ${body.trim().slice(0, 500)}`}`);
+    this.status = status;
+  }
+}
+
+/** Why fetch failed, in words a log reader can act on: `ECONNREFUSED`, `timed out after 10000 ms`. */
+function fetchFailure(err: unknown, timeoutMs: number): string {
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return `timed out after ${timeoutMs} ms`;
+  const cause = (err as { cause?: { code?: string; message?: string } } | null)?.cause;
+  return cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
+}
+
 const quote = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 /** InfluxQL that removes one instrument's points of a measurement from `fromMs` on. */
@@ -52,6 +74,7 @@ export function createInfluxV1Sink(o: InfluxV1Options): InfluxSink {
   const url = new URL(o.url);
   const protocol = url.protocol === 'https:' ? 'https' : 'http';
   const { database } = o;
+  const requestTimeoutMs = o.requestTimeoutMs ?? 10_000;
   const influx = new InfluxDB({
     host: url.hostname.replace(/^\[|\]$/g, ''),
     port: url.port === '' ? (protocol === 'https' ? 443 : 80) : Number(url.port),
@@ -60,15 +83,36 @@ export function createInfluxV1Sink(o: InfluxV1Options): InfluxSink {
     database,
     ...(o.username !== undefined ? { username: o.username } : {}),
     ...(o.password !== undefined ? { password: o.password } : {}),
-    pool: { maxRetries: 0, requestTimeout: o.requestTimeoutMs ?? 10_000, backoff: NO_POOL_BACKOFF },
+    pool: { maxRetries: 0, requestTimeout: requestTimeoutMs, backoff: NO_POOL_BACKOFF },
   });
+  const writeUrl = new URL(`${url.pathname.replace(/\/+$/, '')}/write`, url);
+  writeUrl.search = new URLSearchParams({ db: database, precision: 'ms' }).toString();
+  const writeHeaders: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
+  if (o.username !== undefined) {
+    writeHeaders.authorization = `Basic ${Buffer.from(`${o.username}:${o.password ?? ''}`).toString('base64')}`;
+  }
+  const target = `${protocol}://${url.host}${url.pathname === '/' ? '' : url.pathname} database ${database}`;
   return {
-    target: `${protocol}://${url.host}${url.pathname === '/' ? '' : url.pathname} database ${database}`,
+    target,
     async ensureReady() {
       const names = await influx.getDatabaseNames();
       if (!names.includes(database)) await influx.createDatabase(database);
     },
-    write: (points) => influx.writePoints([...points], { precision: 'ms', database }),
+    async write(points) {
+      if (points.length === 0) return;
+      const body = points.map(toLineProtocol).join('\n');
+      let res: Response;
+      try {
+        res = await fetch(writeUrl, { method: 'POST', body, headers: writeHeaders, signal: AbortSignal.timeout(requestTimeoutMs) });
+      } catch (err) {
+        throw new Error(`write to ${target} failed: ${fetchFailure(err, requestTimeoutMs)}`, { cause: err });
+      }
+      if (res.status === 204 || res.status === 200) {
+        await res.body?.cancel();
+        return;
+      }
+      throw new InfluxWriteError(res.status, await res.text().catch(() => ''));
+    },
     async deleteFrom(measurement, instrumentId, fromMs) {
       const q = deleteStatement(measurement, instrumentId, fromMs);
       const raw = (await influx.queryRaw(q, { database, method: 'POST' } as Parameters<typeof influx.queryRaw>[1])) as {
@@ -79,9 +123,7 @@ export function createInfluxV1Sink(o: InfluxV1Options): InfluxSink {
       return true;
     },
     isRejected(err) {
-      // The influx package's RequestError (not exported) carries the response as `res`.
-      const res = (err as { res?: { statusCode?: number } } | null)?.res;
-      return res?.statusCode === 400;
+      return err instanceof PointRejectedError || (err instanceof InfluxWriteError && err.status === 400);
     },
   };
 }

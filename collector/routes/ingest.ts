@@ -111,7 +111,11 @@ export function registerIngestRoute(
   function screen(samples: readonly Sample[], agentId: string, now: number): { keep: Sample[]; rejected: Rejection[] } {
     const keep: Sample[] = [];
     const groups = new Map<string, Rejection>();
-    const owners = new Map(app.store.listInstruments().map((i) => [i.id, i.agent_id]));
+    const owners = new Map<string, string | null | undefined>();
+    const storedOwner = (id: string): string | null | undefined => {
+      if (!owners.has(id)) owners.set(id, app.store.instrumentAgent(id));
+      return owners.get(id);
+    };
     const refuse = (s: Sample, code: ErrorCode, message: string): void => {
       const key = `${s.instrument_id}\u0000${code}`;
       const g = groups.get(key);
@@ -119,7 +123,7 @@ export function registerIngestRoute(
       else groups.set(key, { instrument_id: s.instrument_id, code, message, count: 1 });
     };
     for (const s of samples) {
-      const owner = policy.owners.get(s.instrument_id) ?? owners.get(s.instrument_id) ?? undefined;
+      const owner = policy.owners.get(s.instrument_id) ?? storedOwner(s.instrument_id) ?? undefined;
       if (owner !== undefined && owner !== null && owner !== agentId) {
         refuse(s, 'JISHI_ERR_INSTRUMENT_NOT_OWNED', `instrument ${s.instrument_id} belongs to agent ${owner}`);
       } else if (policy.unknownInstruments === 'reject' && !policy.configured.has(s.instrument_id)) {

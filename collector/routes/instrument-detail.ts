@@ -109,7 +109,7 @@ export function registerInstrumentDetailRoutes(app: CollectorApp, o: InstrumentD
 
   function requireKnown(id: string): void {
     if (configured.has(id)) return;
-    if (app.store.listInstruments().some((i) => i.id === id)) return;
+    if (app.store.instrumentAgent(id) !== undefined) return;
     throw new JishiError('JISHI_ERR_NOT_FOUND', `unknown instrument ${JSON.stringify(id)}`);
   }
 

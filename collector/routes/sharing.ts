@@ -131,7 +131,7 @@ export function registerSharingRoutes(app: CollectorApp, o: SharingRouteOptions)
   const tz = engine.timeZone;
   const sharing = app.store.sharing;
   const knownIds = (): Set<string> =>
-    new Set([...o.instrumentIds, ...sharing.registry().map((r) => r.id), ...app.store.listInstruments().map((i) => i.id)]);
+    new Set([...o.instrumentIds, ...sharing.registry().map((r) => r.id), ...app.store.instrumentIds()]);
 
   // CSV bodies for POST /api/v1/bookings (other routes stay JSON only).
   app.addContentTypeParser(['text/csv', 'application/csv'], { parseAs: 'string', bodyLimit: MAX_BOOKINGS_CSV_BYTES }, (_req, body, done) => done(null, body));

@@ -127,7 +127,7 @@ export function registerUtilizationRoutes(app: CollectorApp, options: Utilizatio
     if (dayStart(toDay, tz) - dayStart(fromDay, tz) > MAX_QUERY_DAYS * 86_400_000) {
       throw new JishiError('JISHI_ERR_VALIDATION', `the range ${fromDay}..${toDay} is longer than ${MAX_QUERY_DAYS} days`);
     }
-    const known = new Set([...app.store.listInstruments().map((i) => i.id), ...configured.keys()]);
+    const known = new Set([...app.store.instrumentIds(), ...configured.keys()]);
     const ids = q.instrument === undefined ? [...known].sort() : q.instrument.split(',');
     const unknown = ids.filter((id) => !known.has(id));
     if (unknown.length > 0) throw new JishiError('JISHI_ERR_NOT_FOUND', `unknown instrument ${unknown.map((u) => JSON.stringify(u)).join(', ')}`);

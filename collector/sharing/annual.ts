@@ -49,7 +49,7 @@ export function buildAnnualReport(o: AnnualReportOptions): AnnualReport {
   const yearStart = dayStart(fromDay, tz);
   const yearEnd = Math.min(dayStart(addDays(toDay, 1), tz), now);
   const records = new Map(store.sharing.registry().map((r) => [r.id, r]));
-  const ids = [...new Set([...(o.instrumentIds ?? []), ...records.keys(), ...store.listInstruments().map((i) => i.id)])].sort();
+  const ids = [...new Set([...(o.instrumentIds ?? []), ...records.keys(), ...store.instrumentIds()])].sort();
   const storedNames = new Map(store.listInstruments().map((i) => [i.id, i.name]));
 
   const started = yearEnd > yearStart;

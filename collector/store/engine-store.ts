@@ -48,6 +48,11 @@ export interface EngineStore {
   samples(instrumentId: string, afterTs: number | null): IterableIterator<EngineSample>;
   loadState(instrumentId: string): StoredCheckpoint | undefined;
   commit(instrumentId: string, commit: EngineCommit): void;
+  /**
+   * Runs `fn` in one transaction: the commits of one ingested batch (one per instrument) are written together.
+   * Calls nest (an inner failure rolls back only its own part when `fn` catches it).
+   */
+  atomically<T>(fn: () => T): T;
   /** The latest day checkpoint for a day at or before `day` (YYYY-MM-DD). */
   dayCheckpointAtOrBefore(instrumentId: string, day: string): (StoredCheckpoint & { day: string }) | undefined;
   /**

@@ -156,6 +156,7 @@ export function createSqliteEngineStore(db: Database.Database): EngineStore {
       return row === undefined ? undefined : checkpointOf(row);
     },
     commit: (instrumentId, c) => commitTx(instrumentId, c),
+    atomically: <T>(fn: () => T): T => db.transaction(fn)(),
     dayCheckpointAtOrBefore(instrumentId, day) {
       const row = st.dayAtOrBefore.get(instrumentId, day) as (CheckpointRow & { day: string }) | undefined;
       return row === undefined ? undefined : { day: row.day, ...checkpointOf(row) };

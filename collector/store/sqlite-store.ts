@@ -43,7 +43,6 @@ interface InstrumentRow {
   last_reading_id: number | null;
 }
 
-const COLUMN_SET: ReadonlySet<string> = new Set(READING_COLUMNS);
 const READING_SELECT = `r.id, r.instrument_id, r.agent_id, r.ts, ${READING_COLUMNS.map((c) => `r.${c}`).join(', ')},
   r.extra, r.status, r.error, r.received_at`;
 
@@ -70,22 +69,30 @@ function storedReading(row: ReadingRow): StoredReading {
   };
 }
 
-function readingParams(sample: Sample, agentId: string, receivedAt: number): Record<string, unknown> {
-  const params: Record<string, unknown> = {
-    instrument_id: sample.instrument_id,
-    agent_id: agentId,
-    ts: sample.ts,
-    status: sample.status ?? null,
-    error: sample.error ?? null,
-    received_at: receivedAt,
-  };
-  for (const c of READING_COLUMNS) params[c] = null;
+/** Column index of each READING_COLUMNS field in the insert's parameter list (after instrument_id, agent_id, ts). */
+const COLUMN_INDEX: ReadonlyMap<string, number> = new Map(READING_COLUMNS.map((c, i) => [c, 3 + i]));
+const EXTRA_INDEX = 3 + READING_COLUMNS.length;
+
+/**
+ * The insert's positional parameters for one sample (positional: binding named parameters from an object cost
+ * about a third of the insert).
+ */
+function readingParams(sample: Sample, agentId: string, receivedAt: number): unknown[] {
+  const params: unknown[] = new Array(EXTRA_INDEX + 4).fill(null);
+  params[0] = sample.instrument_id;
+  params[1] = agentId;
+  params[2] = sample.ts;
   let extra: Readings | undefined;
-  for (const [field, value] of Object.entries(sample.readings)) {
-    if (COLUMN_SET.has(field)) params[field] = value;
-    else (extra ??= {})[field] = value;
+  for (const field in sample.readings) {
+    const value = sample.readings[field];
+    const index = COLUMN_INDEX.get(field);
+    if (index !== undefined) params[index] = value;
+    else (extra ??= {})[field] = value!;
   }
-  params.extra = extra === undefined ? null : JSON.stringify(extra);
+  params[EXTRA_INDEX] = extra === undefined ? null : JSON.stringify(extra);
+  params[EXTRA_INDEX + 1] = sample.status ?? null;
+  params[EXTRA_INDEX + 2] = sample.error ?? null;
+  params[EXTRA_INDEX + 3] = receivedAt;
   return params;
 }
 
@@ -142,7 +149,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     setStatus: db.prepare('UPDATE agents SET last_status = ? WHERE id = ?'),
     insertReading: db.prepare(
       `INSERT INTO readings (instrument_id, agent_id, ts, ${READING_COLUMNS.join(', ')}, extra, status, error, received_at)
-       VALUES (@instrument_id, @agent_id, @ts, ${READING_COLUMNS.map((c) => `@${c}`).join(', ')}, @extra, @status, @error, @received_at)`,
+       VALUES (${new Array(READING_COLUMNS.length + 7).fill('?').join(', ')})`,
     ),
     getInstrument: db.prepare('SELECT * FROM instruments WHERE id = ?'),
     insertInstrument: db.prepare(
@@ -157,6 +164,8 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       `SELECT i.id AS i_id, i.agent_id AS i_agent_id, i.name AS i_name, i.last_seen AS i_last_seen, ${READING_SELECT}
        FROM instruments i LEFT JOIN readings r ON r.id = i.last_reading_id ORDER BY i.id`,
     ),
+    instrumentIds: db.prepare('SELECT id FROM instruments ORDER BY id').pluck(),
+    instrumentAgent: db.prepare('SELECT agent_id FROM instruments WHERE id = ?').pluck(),
     readingsAfter: db.prepare(`SELECT ${READING_SELECT} FROM readings r WHERE r.id > ? ORDER BY r.id LIMIT ?`),
     getCursor: db.prepare('SELECT value FROM cursors WHERE name = ?').pluck(),
     setCursor: db.prepare(
@@ -280,6 +289,9 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
           };
         }),
       ),
+    instrumentIds: () => guarded('instrumentIds', () => st.instrumentIds.all() as string[]),
+    instrumentAgent: (instrumentId) =>
+      guarded('instrumentAgent', () => st.instrumentAgent.get(instrumentId) as string | null | undefined),
     readingsAfter: (cursor, limit) =>
       guarded('readingsAfter', () => (st.readingsAfter.all(cursor, limit) as ReadingRow[]).map(storedReading)),
     getCursor: (name) => guarded('getCursor', () => (st.getCursor.get(name) as number | undefined) ?? 0),

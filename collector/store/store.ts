@@ -83,6 +83,10 @@ export interface Store {
   listAgents(): AgentView[];
   /** Every known instrument with its last reading, by id. */
   listInstruments(): StoredInstrument[];
+  /** Every known instrument's id, sorted (cheap: no reading is read). */
+  instrumentIds(): string[];
+  /** The agent an instrument's last reading came from: undefined for an unknown instrument, null when none is recorded. */
+  instrumentAgent(instrumentId: string): string | null | undefined;
   /** Readings with id > cursor, in insertion order, at most `limit`. */
   readingsAfter(cursor: number, limit: number): StoredReading[];
   /** A named forwarder cursor (0 when never set). */

@@ -21,6 +21,8 @@ export interface RunningInfluxd {
   halt(): Promise<void>;
   /** Starts it again on the same port with the same data, after halt(). */
   restart(): Promise<void>;
+  /** The running influxd's pid (undefined while halted). */
+  pid(): number | undefined;
 }
 
 /** True when the influxd binary exists and is executable. */

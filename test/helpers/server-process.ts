@@ -28,6 +28,8 @@ export interface ServerControl {
   halt(): Promise<void>;
   /** Starts it again with the same command (same ports and data), after halt(). */
   restart(): Promise<void>;
+  /** The running process's pid (undefined while halted): the bench reads its CPU time. */
+  pid(): number | undefined;
 }
 
 function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
@@ -106,7 +108,7 @@ async function startOnce<T extends object>(
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
-  return { ...info, stop, halt, restart: launch };
+  return { ...info, stop, halt, restart: launch, pid: () => child?.pid };
 }
 
 /**
