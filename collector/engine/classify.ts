@@ -36,8 +36,11 @@ export interface KeptSample {
   error: string | null;
 }
 
+function num(v: number | undefined): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
 export function keepSample(s: EngineSample): KeptSample {
-  const num = (v: number | undefined): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
   return {
     ts: s.ts,
     power_w: num(s.power_w),
@@ -76,15 +79,15 @@ export function compileStatusStates(rules: EngineParams['status_states']): Statu
 
 /** Power state with hysteresis relative to `current` (see the file comment). */
 export function powerState(power: number, current: InstrumentState, p: EngineParams): InstrumentState {
-  const up = (threshold: number) => threshold * (1 + p.hysteresis);
-  const down = (threshold: number) => threshold * (1 - p.hysteresis);
+  const up = 1 + p.hysteresis;
+  const down = 1 - p.hysteresis;
   switch (current) {
     case 'off':
-      return power >= up(p.active_w) ? 'active' : power >= up(p.off_w) ? 'standby' : 'off';
+      return power >= p.active_w * up ? 'active' : power >= p.off_w * up ? 'standby' : 'off';
     case 'standby':
-      return power >= up(p.active_w) ? 'active' : power < down(p.off_w) ? 'off' : 'standby';
+      return power >= p.active_w * up ? 'active' : power < p.off_w * down ? 'off' : 'standby';
     case 'active':
-      return power < down(p.off_w) ? 'off' : power < down(p.active_w) ? 'standby' : 'active';
+      return power < p.off_w * down ? 'off' : power < p.active_w * down ? 'standby' : 'active';
     default:
       return power < p.off_w ? 'off' : power >= p.active_w ? 'active' : 'standby';
   }
