@@ -2,9 +2,17 @@
  * The agent: one sampler per instrument feeding one outbox, one uplink sending it to the collector.
  * Everything is per instance (no module state), so tests and the demo can run several agents in one process.
  *
- * The outbox is the durable SqliteOutbox in config.stateDir unless the caller passes one. A sample is in the
- * outbox (committed to the file) before any listener sees it; a sample the outbox cannot take (disk full, I/O
- * error) is counted as lost and logged.
+ * The outbox is the durable SqliteOutbox in config.stateDir unless the caller passes one. Samples reach it through
+ * an OutboxAppender (./outbox.ts): a sample of a read that ended while no other read was running is appended at
+ * once; the samples of reads that overlap in time (many instruments polled on one schedule) are appended together,
+ * in one transaction, when the last of those reads ends, at the latest appendWindowMs (50 ms) after the first of
+ * them ended. So besides a read in progress, a crash of the process can lose the samples read in those last
+ * 50 ms at most. stop() appends everything waiting before the final send.
+ *
+ * A sample is in the outbox (committed to the file) before any listener sees it, unless the outbox fails (disk
+ * full, I/O error): then the samples are kept in memory in order and appended again every second (listeners see
+ * them at once); only beyond 10 000 waiting samples, or at stop, are they counted as lost and logged (a crash
+ * meanwhile loses them too).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync } from 'node:fs';
@@ -17,7 +25,7 @@ import type { PolledDriver } from './drivers/driver.ts';
 import { SharedResources } from './drivers/shared.ts';
 import { startHealthServer, type HealthServer } from './health-server.ts';
 import { createDriver as defaultCreateDriver } from './drivers/index.ts';
-import type { Outbox, OutboxStats } from './outbox.ts';
+import { OutboxAppender, type Outbox, type OutboxStats } from './outbox.ts';
 import { Sampler, type SamplerStatus } from './sampler.ts';
 import { outboxFile, SqliteOutbox } from './sqlite-outbox.ts';
 import { Uplink, type UplinkOptions, type UplinkStatus } from './uplink.ts';
@@ -38,6 +46,11 @@ export interface AgentOptions {
   createDriver?: typeof defaultCreateDriver;
   /** How long stop() keeps sending queued samples; default 2000 ms. */
   stopFlushMs?: number;
+  /**
+   * Longest a sample waits in memory for overlapping reads to end, so that their samples are appended in one
+   * transaction; default DEFAULT_APPEND_WINDOW_MS (50 ms). See OutboxAppender.
+   */
+  appendWindowMs?: number;
   /** Uplink tuning (retry policy, request timeout, jitter source). */
   uplink?: Pick<UplinkOptions, 'retry' | 'requestTimeoutMs' | 'random'>;
   /**
@@ -56,8 +69,10 @@ export interface AgentStatus {
   uplink: UplinkStatus;
   /** The outbox's own view: depth, oldest queued sample, dropped count, bytes. */
   outbox: OutboxStats;
-  /** Samples read but not stored because the outbox failed (disk full, I/O error); logged. */
+  /** Samples read but not stored because the outbox failed (disk full, I/O error) for too long; logged. */
   lostSamples: number;
+  /** Samples read but not yet committed to the outbox (waiting for overlapping reads, or for a failing outbox). */
+  pendingSamples: number;
 }
 
 export interface RunningAgent {
@@ -100,27 +115,27 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
   });
 
   const listeners = new Map<(sample: Sample) => void, string>();
-  let lostSamples = 0;
-  let lostStreak = 0;
-  const sink = (sample: Sample): void => {
-    try {
-      outbox.append([sample]);
-      if (lostStreak > 0) logger.info({ lostSamples: lostStreak }, `the outbox takes samples again after ${lostStreak} were lost`);
-      lostStreak = 0;
-    } catch (err) {
-      lostSamples++;
-      if (lostStreak++ === 0) {
-        logger.error({ err, instrument: sample.instrument_id }, `cannot store samples in the outbox, they are lost until it works again: ${(err as Error).message}`);
-      }
-    }
-    for (const [listener, name] of listeners) {
-      try {
-        listener(sample);
-      } catch (err) {
-        logger.error({ err, listener: name, instrument: sample.instrument_id }, `sample listener "${name}" threw`);
+  const notify = (samples: readonly Sample[]): void => {
+    if (listeners.size === 0) return;
+    for (const sample of samples) {
+      for (const [listener, name] of listeners) {
+        try {
+          listener(sample);
+        } catch (err) {
+          logger.error({ err, listener: name, instrument: sample.instrument_id }, `sample listener "${name}" threw`);
+        }
       }
     }
   };
+  const appender = new OutboxAppender({
+    outbox,
+    clock,
+    logger,
+    ...(options.appendWindowMs === undefined ? {} : { windowMs: options.appendWindowMs }),
+    onSamples: notify,
+  });
+  const sink = (sample: Sample): void => appender.add(sample);
+  const onPollStart = (): void => appender.readStarted();
 
   const create = options.createDriver ?? defaultCreateDriver;
   // One RS-485 port for all units on it, one connection per MQTT broker: shared by this agent's drivers only.
@@ -131,7 +146,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     for (const instrument of config.instruments) {
       const driver = create(instrument, { clock, logger: logger.child({ instrument: instrument.id }), shared });
       drivers.push(driver);
-      samplers.push(new Sampler({ instrumentId: instrument.id, driver, intervalMs: instrument.pollIntervalMs, clock, logger, sink }));
+      samplers.push(new Sampler({ instrumentId: instrument.id, driver, intervalMs: instrument.pollIntervalMs, clock, logger, sink, onPollStart }));
     }
   } catch (err) {
     owned?.close();
@@ -144,7 +159,8 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     instruments: samplers.map((s) => s.status()),
     uplink: uplink.status(),
     outbox: outbox.stats(),
-    lostSamples,
+    lostSamples: appender.stats().lost,
+    pendingSamples: appender.stats().pending,
   });
   let health: HealthServer | undefined;
   if (options.health && config.health) {
@@ -166,6 +182,8 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
   let stopping: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
     await Promise.all(samplers.map((s) => s.stop()));
+    // Every read has ended: what waits for the append window goes into the outbox now, before the last send.
+    appender.close();
     await uplink.stop();
     const flush = uplink.flush(options.stopFlushMs ?? 2000).catch((err: unknown) => {
       logger.error({ err }, 'sending the queued samples at stop failed');

@@ -21,8 +21,10 @@ export interface SamplerOptions {
   intervalMs: number;
   clock: Clock;
   logger: Logger;
-  /** Receives every sample, successful or not. */
+  /** Receives every sample, successful or not: exactly one per poll. */
   sink: (sample: Sample) => void;
+  /** Called when a poll starts, before the read; its sample follows through `sink` (the agent groups appends). */
+  onPollStart?: () => void;
   /** Retry delays after failed reads; default from the interval up to max(interval, 60 s). */
   backoff?: Partial<BackoffPolicy>;
 }
@@ -119,8 +121,9 @@ export class Sampler {
   }
 
   async #poll(): Promise<void> {
-    const { clock, driver, instrumentId, intervalMs } = this.#o;
+    const { clock, driver, instrumentId, intervalMs, onPollStart } = this.#o;
     const ts = clock.now();
+    if (onPollStart) this.#announce(onPollStart);
     let sample: Sample;
     try {
       if (!this.#opened) {
@@ -145,9 +148,10 @@ export class Sampler {
    * them, and the collector would refuse the whole batch. Logged once per field and streak.
    */
   #finite(readings: Sample['readings']): Sample['readings'] {
-    const bad = Object.keys(readings).filter((k) => !Number.isFinite(readings[k]));
-    if (bad.length === 0) {
-      this.#nonFinite.clear();
+    let bad: string[] | undefined;
+    for (const k in readings) if (!Number.isFinite(readings[k])) (bad ??= []).push(k);
+    if (bad === undefined) {
+      if (this.#nonFinite.size > 0) this.#nonFinite.clear();
       return readings;
     }
     const fresh = bad.filter((k) => !this.#nonFinite.has(k));
@@ -180,6 +184,14 @@ export class Sampler {
       this.#streakCode = code;
     }
     return code;
+  }
+
+  #announce(onPollStart: () => void): void {
+    try {
+      onPollStart();
+    } catch (err) {
+      this.#log.error({ err }, `poll start hook for instrument ${this.#o.instrumentId} threw`);
+    }
   }
 
   #emit(sample: Sample): void {

@@ -8,16 +8,21 @@
  * `meta` (next seq, dropped count). Nothing else keeps state: counters are derived from the file when it opens.
  *
  * Life of a sample:
- * - append() inserts the samples of one call in one transaction.
+ * - append() inserts the samples of one call in one transaction, all or none: when it throws nothing of the call
+ *   was stored (the agent keeps them and appends them again). The agent appends the samples of reads that overlap
+ *   in time together (OutboxAppender in ./outbox.ts), so a sample can wait in the agent's memory before its
+ *   append: at most 50 ms (the append window), and only while another read is still running.
  * - nextBatch() assigns the oldest unassigned samples (at most `max`) to a new batch, with the id
  *   `<agent id>-<boot id>-<seq>` and the next seq of the file, in one transaction that is fsynced before the
  *   batch is returned, in both sync modes. Until ack() or discard() it returns that same batch (same id, seq and
  *   samples), also after a restart: the batch is read back from the file.
  * - ack() / discard() delete the batch and its samples.
  *
- * What is guaranteed (each append call is one committed transaction):
+ * What is guaranteed (each append call is one committed transaction; "appended" means append() returned):
  * - The agent process dies (crash, kill -9, exception) but the machine keeps running: nothing appended is lost,
- *   in either sync mode (committed data is in the OS cache, which the OS writes out).
+ *   in either sync mode (committed data is in the OS cache, which the OS writes out). Samples still waiting in
+ *   the agent's append window (read less than 50 ms before, while another read was running) are lost with the
+ *   process, like a read in progress.
  * - Power loss or OS crash with `sync: always`: nothing appended is lost (the WAL is fsynced at every commit).
  * - Power loss or OS crash with `sync: interval` (default): samples appended during the last `sync_interval`
  *   before the crash (plus the duration of one fsync) may be lost; older ones are not, because a checkpoint
@@ -30,7 +35,8 @@
  *   database) or unreadable makes the constructor throw an OutboxError naming it; it is never replaced or
  *   started empty silently.
  * What is not guaranteed: samples the disk cannot take (disk full, I/O error) make append() throw (the agent
- * counts and logs them as lost); samples dropped by the quota are gone (counted and logged).
+ * keeps them in memory and retries, up to 10 000 samples; beyond that, or at stop, they are counted and logged as
+ * lost, and a crash meanwhile loses them); samples dropped by the quota are gone (counted and logged).
  *
  * Quota, in bytes: each sample counts its JSON size plus SAMPLE_OVERHEAD_BYTES (SQLite's row overhead), so
  * `bytes` follows the space the rows take in the file. The file is larger by SQLite's page slack, the WAL
@@ -206,6 +212,8 @@ export class SqliteOutbox implements Outbox {
   readonly #log: Logger;
   readonly #idPrefix: string;
   readonly #st: ReturnType<typeof prepareStatements>;
+  /** The append transaction, built once (better-sqlite3 builds a wrapper per transaction() call). */
+  readonly #appendTxn: (samples: readonly Sample[]) => Delta;
   #count = 0;
   #bytes = 0;
   #dropped = 0;
@@ -243,6 +251,7 @@ export class SqliteOutbox implements Outbox {
 
     try {
       this.#st = prepareStatements(db);
+      this.#appendTxn = db.transaction((samples: readonly Sample[]) => this.#appendRows(samples));
       const totals = this.#st.totals.get() as { count: number; bytes: number };
       this.#count = totals.count;
       this.#bytes = totals.bytes;
@@ -319,8 +328,13 @@ export class SqliteOutbox implements Outbox {
     this.#assertOpen();
     if (samples.length === 0) return;
     const delta = this.#appendTx(samples);
-    this.#applyDelta(delta);
-    this.#written();
+    // Committed: from here on nothing may throw, or a caller would append the same samples again.
+    try {
+      this.#applyDelta(delta);
+      this.#written();
+    } catch (err) {
+      this.#log.error({ err }, 'outbox: samples stored, but updating the counters after the commit failed');
+    }
   }
 
   nextBatch(max: number): OutboxBatch | undefined {
@@ -389,18 +403,22 @@ export class SqliteOutbox implements Outbox {
   // ---- transactions ----------------------------------------------------------------------------------
 
   #appendTx(samples: readonly Sample[]): Delta {
-    return this.#db.transaction((): Delta => {
-      const delta: Delta = { count: 0, bytes: 0, dropped: 0, pendingChanged: false };
-      for (const s of samples) {
-        const body = JSON.stringify(s);
-        const bytes = Buffer.byteLength(body) + SAMPLE_OVERHEAD_BYTES;
-        this.#st.insert.run(s.ts, bytes, body);
-        delta.count++;
-        delta.bytes += bytes;
-      }
-      this.#enforceQuota(delta);
-      return delta;
-    })();
+    return this.#appendTxn(samples);
+  }
+
+  /** The rows of one append call and the quota. Inside the append transaction. */
+  #appendRows(samples: readonly Sample[]): Delta {
+    const delta: Delta = { count: 0, bytes: 0, dropped: 0, pendingChanged: false };
+    const insert = this.#st.insert;
+    for (const s of samples) {
+      const body = JSON.stringify(s);
+      const bytes = Buffer.byteLength(body) + SAMPLE_OVERHEAD_BYTES;
+      insert.run(s.ts, bytes, body);
+      delta.count++;
+      delta.bytes += bytes;
+    }
+    this.#enforceQuota(delta);
+    return delta;
   }
 
   /** Deletes the oldest samples while the outbox (with `delta` applied) is over a quota. Inside a transaction. */

@@ -52,8 +52,17 @@ const BYTE_WIDTH: Record<RegisterType, number> = {
   float64: 8,
 };
 
-/** Permutation from wire byte position to big-endian value byte position. */
-function wirePermutation(order: ByteOrder, width: number): number[] {
+const PERMUTATIONS = new Map<string, readonly number[]>();
+
+/** Permutation from wire byte position to big-endian value byte position (computed once per order and width). */
+function wirePermutation(order: ByteOrder, width: number): readonly number[] {
+  const key = `${order}${width}`;
+  let perm = PERMUTATIONS.get(key);
+  if (perm === undefined) PERMUTATIONS.set(key, (perm = computePermutation(order, width)));
+  return perm;
+}
+
+function computePermutation(order: ByteOrder, width: number): number[] {
   const idx = Array.from({ length: width }, (_, i) => i);
   switch (order) {
     case 'ABCD':

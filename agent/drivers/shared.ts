@@ -1,7 +1,8 @@
 /**
- * Connections that several drivers of one agent share: an RS-485 port with several Modbus units on it, one MQTT
- * broker connection for every plug on that broker. A driver acquires the resource by key (e.g. the port path or
- * the broker URL); the first acquire creates it, the last release closes it. One SharedResources per agent (the
+ * Connections that several drivers of one agent share: an RS-485 port with several Modbus units on it, one TCP
+ * connection to a Modbus TCP gateway for every unit behind it, one MQTT broker connection for every plug on that
+ * broker. A driver acquires the resource by key (e.g. the port path, the gateway's host:port, the broker URL); the
+ * first acquire creates it, the last release closes it. One SharedResources per agent (the
  * agent creates it and passes it in the DriverContext), so agents and tests in one process never share by accident.
  */
 export interface Lease<T> {
@@ -21,7 +22,7 @@ export class SharedResources {
 
   /**
    * The resource under `key`, created with `create()` when nobody holds it. `close` runs when the last lease is
-   * released. Keys of different resource kinds must not collide: prefix them (`rtu:/dev/ttyUSB0`, `mqtt:host:1883`).
+   * released. Keys of different resource kinds must not collide: prefix them (`rtu:/dev/ttyUSB0`, `modbus-tcp:tcp:host:502`, `mqtt:host:1883`).
    */
   acquire<T>(key: string, create: () => T, close: (value: T) => Promise<void>): Lease<T> {
     let entry = this.#items.get(key);
