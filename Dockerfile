@@ -3,7 +3,10 @@
 # docker-compose.yml as the collector, the simulated lab and its agent. Build: docker build -t jishi:local .
 #   docker run --rm jishi:local --help                       any jishi command
 #   docker run --rm jishi:local token lab-pc-1               a token for an agent
-# The sources are TypeScript run through tsx at run time (no build step), so tsx is a production dependency.
+# The sources are TypeScript. bin/jishi.mjs runs them as JavaScript that esbuild bundles into node_modules/.cache/jishi/
+# (bin/bundle.mjs, docs/operations.md); this image builds that bundle at image build time, so a container never
+# writes it. esbuild and tsx (the fallback, and the loader of deploy/docker/render-config.ts) are production
+# dependencies.
 #
 # Build arguments:
 #   NODE_IMAGE         base image of both stages (same libc for the native modules built in the first one)
@@ -27,7 +30,7 @@ RUN npm_config_registry="$NPM_REGISTRY" npm_config_build_from_source="$BUILD_FRO
 # Fail the build here, not at the first start, when a native module does not load on this platform.
 RUN node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()" \
  && node -e "require('node-gyp-build')(require('path').dirname(require.resolve('@serialport/bindings-cpp/package.json')))" \
- && node -e "import('tsx/esm/api').then((m) => m.register())"
+ && node -e "require('esbuild').transformSync('const x: number = 1', { loader: 'ts' })"
 
 # ---- runtime: node, the production node_modules and the sources the CLI imports; no compiler ----------------------
 FROM ${NODE_IMAGE}
@@ -48,6 +51,8 @@ COPY devices ./devices
 # The image's entry point, config rendering and health check; the simulated lab of the compose profile `sim`.
 COPY deploy/docker ./deploy/docker
 COPY deploy/sim ./deploy/sim
+# The bundle the CLI runs, built from the sources above (unchanged in the image, so it stays current), then tried.
+RUN node bin/bundle.mjs && node bin/jishi.mjs --version
 RUN chmod 0755 bin/jishi.mjs deploy/docker/entrypoint.sh \
  && ln -s /app/bin/jishi.mjs /usr/local/bin/jishi \
  && mkdir -p /var/lib/jishi /var/lib/jishi-agent /run/jishi \

@@ -1,27 +1,29 @@
 /**
  * Benchmark 2, agent footprint: RSS and CPU of one agent polling 50 simulated Modbus TCP meters every second,
- * against idle node processes measured over the same window.
+ * against an idle node process measured over the same window.
  *
  * - The devices: 50 simulated Eastron SDM120 meters behind one Modbus TCP gateway, in a process of their own
  *   (bench/sim-process.ts).
  * - The agent: `node bin/jishi.mjs agent --config FILE` with a generated config (poll_interval_s 1, the default
  *   batch interval, durable outbox and health endpoint as shipped), sending to a fake collector in the bench
  *   process that acknowledges every batch and counts the readings (so the agent is known to be doing its job).
- * - The baselines, started at the same time: `node -e "setInterval(() => {}, 1000)"` (idle node) and
- *   bench/idle-tsx.mjs (idle node with the tsx loader and one TypeScript module, as bin/jishi.mjs loads it).
+ *   It runs the way users run it: the JavaScript bundle bin/jishi.mjs made from the sources (bin/bundle.mjs; built,
+ *   or found up to date, before the agent starts, so the agent starts as it does every day: no esbuild, no tsx).
+ * - The baseline, started at the same time: `node -e "setInterval(() => {}, 1000)"` (idle node).
  * After a warm-up (every instrument delivered), VmRSS (/proc/<pid>/status) and utime + stime (/proc/<pid>/stat)
- * of the three processes are read every second over the window: RSS is the median over the window, CPU the CPU
- * time used in the window over its length (resolution: one clock tick, 10 ms, i.e. 0.03 % over 30 s). CPU has no
- * ratio: the idle baselines use next to nothing, so the target is on the value.
+ * of both processes are read every second over the window: RSS is the median over the window, CPU the CPU time
+ * used in the window over its length (resolution: one clock tick, 10 ms, i.e. 0.03 % over 30 s). CPU has no
+ * ratio: the idle baseline uses next to nothing, so the target is on the value.
  */
+import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { freePort } from '../common/net.ts';
 import type { IngestBatch } from '../common/wire.ts';
-import { progress, readJsonLine, sampleProcesses, sleep, spawnJishi, spawnNode, spawnTs, tempDir, waitFor, type Child } from './lib/proc.ts';
+import { JISHI_BIN, progress, readJsonLine, sampleProcesses, sleep, spawnJishi, spawnNode, spawnTs, tempDir, waitFor, type Child } from './lib/proc.ts';
 import { figureFromRuns, type BenchOptions, type Figure } from './lib/report.ts';
 
 const DEVICES = 50;
@@ -67,9 +69,12 @@ interface AgentRun {
   agentCpu: number;
   idleRssKb: number;
   idleCpu: number;
-  tsxRssKb: number;
-  tsxCpu: number;
   readingsPerSecond: number;
+}
+
+/** Builds the bundle bin/jishi.mjs runs (or finds it up to date); throws with esbuild's message when it cannot. */
+function ensureBundle(): string {
+  return execFileSync(process.execPath, [join(dirname(JISHI_BIN), 'bundle.mjs')], { encoding: 'utf8' }).trim();
 }
 
 async function oneRun(windowMs: number, warmupMs: number, log: (m: string) => void): Promise<AgentRun> {
@@ -97,8 +102,7 @@ async function oneRun(windowMs: number, warmupMs: number, log: (m: string) => vo
     await writeFile(file, stringify(config));
     const agent = spawnJishi(['agent', '--config', file, '--log-level', 'warn']);
     const idle = spawnNode(['-e', 'setInterval(() => {}, 1000)']);
-    const idleTsx = spawnNode(['bench/idle-tsx.mjs']);
-    children.push(agent, idle, idleTsx);
+    children.push(agent, idle);
     await waitFor(
       `readings from all ${DEVICES} instruments`,
       () => {
@@ -112,7 +116,7 @@ async function oneRun(windowMs: number, warmupMs: number, log: (m: string) => vo
     log(`all ${DEVICES} instruments delivered; warming up ${warmupMs / 1000} s, then measuring ${windowMs / 1000} s`);
     await sleep(warmupMs);
     const before = collector.samples;
-    const [a, i, t] = await sampleProcesses([agent.pid, idle.pid, idleTsx.pid], windowMs, 1000, (ms) => {
+    const [a, i] = await sampleProcesses([agent.pid, idle.pid], windowMs, 1000, (ms) => {
       if (ms % 10_000 === 0) log(`measuring: ${ms / 1000} / ${windowMs / 1000} s`);
     });
     const readingsPerSecond = (collector.samples - before) / a!.seconds;
@@ -122,8 +126,6 @@ async function oneRun(windowMs: number, warmupMs: number, log: (m: string) => vo
       agentCpu: a!.cpuPercent,
       idleRssKb: i!.rssMedianKb,
       idleCpu: i!.cpuPercent,
-      tsxRssKb: t!.rssMedianKb,
-      tsxCpu: t!.cpuPercent,
       readingsPerSecond,
     };
   } finally {
@@ -138,12 +140,13 @@ export async function runAgentFootprint(o: BenchOptions): Promise<Figure[]> {
   const log = (m: string): void => progress('agent', t, m);
   const windowMs = o.quick ? 10_000 : 30_000;
   const warmupMs = o.quick ? 3000 : 10_000;
+  log(`bundle: ${ensureBundle()}`);
   const runs: AgentRun[] = [];
   for (let run = 0; run < o.runs; run++) {
     const r = await oneRun(windowMs, warmupMs, log);
     log(
       `run ${run + 1}/${o.runs}: agent ${(r.agentRssKb / 1024).toFixed(1)} MB, ${r.agentCpu.toFixed(2)} % CPU, ${r.readingsPerSecond.toFixed(1)} readings/s delivered; ` +
-        `idle node ${(r.idleRssKb / 1024).toFixed(1)} MB; idle node + tsx ${(r.tsxRssKb / 1024).toFixed(1)} MB`,
+        `idle node ${(r.idleRssKb / 1024).toFixed(1)} MB`,
     );
     runs.push(r);
   }
@@ -166,16 +169,6 @@ export async function runAgentFootprint(o: BenchOptions): Promise<Figure[]> {
     figureFromRuns(
       {
         bench: 'agent',
-        id: 'agent.rss_vs_tsx',
-        label: 'agent: RSS against idle node with the tsx loader',
-        unit: 'MB',
-        baselineLabel: 'idle node + tsx loader + one .ts module',
-      },
-      runs.map((r) => ({ value: r.agentRssKb / 1024, baseline: r.tsxRssKb / 1024 })),
-    ),
-    figureFromRuns(
-      {
-        bench: 'agent',
         id: 'agent.cpu',
         label: `agent: CPU, ${DEVICES} devices at 1 Hz`,
         unit: '% of a core',
@@ -183,17 +176,6 @@ export async function runAgentFootprint(o: BenchOptions): Promise<Figure[]> {
         target: { on: 'value', op: '<=', limit: 2, text: '< 2 % of one core' },
       },
       runs.map((r) => ({ value: r.agentCpu, baseline: r.idleCpu })),
-      { ratio: false },
-    ),
-    figureFromRuns(
-      {
-        bench: 'agent',
-        id: 'agent.cpu_idle_tsx',
-        label: 'agent: CPU of idle node with the tsx loader (for comparison)',
-        unit: '% of a core',
-        baselineLabel: 'idle `node -e setInterval`',
-      },
-      runs.map((r) => ({ value: r.tsxCpu, baseline: r.idleCpu })),
       { ratio: false },
     ),
   ];

@@ -3,10 +3,10 @@
  * `jishi --help` stays fast and a broken optional part cannot stop the others.
  */
 import { Command, Option } from 'commander';
+import { JISHI_VERSION } from '../collector/version.ts';
+import { ConfigError } from '../common/errors.ts';
 import { LOG_LEVELS } from '../common/log.ts';
 import { dayArg, intOption, numberOption } from './options.ts';
-
-const VERSION = '0.1.0';
 
 function logLevelOption(defaultLevel?: string, note = ''): Option {
   const option = new Option('--log-level <level>', `log verbosity${note}`).choices([...LOG_LEVELS]);
@@ -20,7 +20,7 @@ export function buildProgram(): Command {
     .description(
       'jishi (机时): measures how much shared research instruments are really used. Agents read power meters, smart plugs and instrument ports beside each instrument; the collector stores the readings and computes live state and hours.',
     )
-    .version(VERSION, '-V, --version', 'print the version')
+    .version(JISHI_VERSION, '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
@@ -257,7 +257,8 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await program.parseAsync(argv);
   } catch (err) {
-    const { ConfigError } = await import('../common/errors.ts');
+    // Imported up front, not here: a long-running command must not load code late (the bundle it started from may
+    // have been replaced by then).
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
       process.exitCode = 2;

@@ -25,8 +25,11 @@
  *   the reopened ports it went on to use.
  * - Two drivers that name the same path with different line settings (baud, parity, data or stop bits) cannot
  *   share it: the second one's reads fail with UNREACHABLE, naming both settings.
+ *
+ * modbus-serial is imported when a port is first opened (loadModbusSerial), not with this module: the Modbus TCP
+ * driver imports this module for FifoMutex.
  */
-import ModbusSerial from 'modbus-serial';
+import type ModbusSerial from 'modbus-serial';
 import type { Clock, TimerHandle } from '../../common/clock.ts';
 import { JishiError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
@@ -39,8 +42,13 @@ import { modbusRequestPlan, readPlan, type ModbusRequestPlan } from './modbus-re
 import type { Lease } from './shared.ts';
 
 // modbus-serial is CommonJS: the default import is module.exports, whose `default` is the client class.
-const ModbusRTU = ModbusSerial.default;
-type ModbusRTU = InstanceType<typeof ModbusRTU>;
+type ModbusRTUClass = (typeof ModbusSerial)['default'];
+type ModbusRTU = InstanceType<ModbusRTUClass>;
+
+/** modbus-serial's client class, imported on first use. */
+async function loadModbusSerial(): Promise<ModbusRTUClass> {
+  return (await import('modbus-serial')).default.default;
+}
 
 export interface ModbusRtuDriverOptions {
   profile: ModbusProfile;
@@ -77,10 +85,13 @@ export class FifoMutex {
   }
 }
 
-/** An open port: the client, and `lost`, which rejects when the port closes or fails. */
+/** An open port: the client, and what happens when the port closes or fails. */
 interface PortConnection {
   client: ModbusRTU;
-  lost: Promise<never>;
+  /** Why the port was lost (its first close or error), once it was. */
+  lostError: Error | undefined;
+  /** Fails the request in flight when the port is lost (modbus-serial would wait for its timeout). */
+  fail: ((err: Error) => void) | undefined;
   dead: boolean;
   /** Which opening of the port this is (1 = first). */
   generation: number;
@@ -168,8 +179,18 @@ export class RtuPort {
     client.setID(info.unit);
     client.setTimeout(timeoutMs);
     const op = req.fn === 3 ? client.readHoldingRegisters(req.address, req.count) : client.readInputRegisters(req.address, req.count);
+    // Not Promise.race(op, <a promise that rejects when the port is lost>): each race would leave a reaction on
+    // that long-pending promise, holding every answer for as long as the port stays open.
+    const answer = new Promise<{ data: number[] }>((resolve, reject) => {
+      if (conn.lostError) {
+        reject(conn.lostError);
+        return;
+      }
+      conn.fail = reject;
+      op.then(resolve, reject);
+    });
     try {
-      const result = await Promise.race([op, conn.lost]);
+      const result = await answer;
       return result.data;
     } catch (err) {
       op.catch(() => undefined);
@@ -177,6 +198,8 @@ export class RtuPort {
       // A silent unit, an exception or a garbled answer concern one unit: the port stays open for the others.
       if (error.code === 'JISHI_ERR_DEVICE_UNREACHABLE') this.#drop(conn);
       throw error;
+    } finally {
+      conn.fail = undefined;
     }
   }
 
@@ -185,6 +208,7 @@ export class RtuPort {
     this.#drop();
     await this.#closing;
     const { path, baud, parity, dataBits, stopBits } = this.line;
+    const ModbusRTU = await loadModbusSerial();
     const client = new ModbusRTU();
     // modbus-serial re-emits port errors; without a listener an 'error' event would crash the process.
     client.on('error', () => undefined);
@@ -202,19 +226,11 @@ export class RtuPort {
     } finally {
       if (timer !== undefined) this.#clock.clearTimeout(timer);
     }
-    let rejectLost: (err: Error) => void = () => undefined;
-    const conn: PortConnection = {
-      client,
-      dead: false,
-      generation: this.#opens + 1,
-      lost: new Promise<never>((_, reject) => {
-        rejectLost = reject;
-      }),
-    };
-    conn.lost.catch(() => undefined);
+    const conn: PortConnection = { client, dead: false, generation: this.#opens + 1, lostError: undefined, fail: undefined };
     const lose = (err: Error): void => {
       conn.dead = true;
-      rejectLost(err);
+      conn.lostError ??= err;
+      conn.fail?.(conn.lostError);
     };
     client.on('close', () => lose(Object.assign(new Error(`serial port ${path} closed`), { errno: 'EIO' })));
     // modbus-serial wraps port errors in a SerialPortError (not an Error) that carries the port's message.

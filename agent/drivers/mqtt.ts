@@ -24,9 +24,11 @@
  * read() rejects with JISHI_ERR_DEVICE_UNREACHABLE while the broker connection is down or the availability topic
  * says offline, and with JISHI_ERR_DEVICE_TIMEOUT before the first message or when the newest message is older
  * than the profile's staleAfterS (default 900 s) on ctx.clock.
+ *
+ * mqtt.js is loaded when the first driver opens, not with this module: an agent without MQTT devices never loads it.
  */
 import { randomBytes } from 'node:crypto';
-import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import type { connect as mqttConnect, IClientOptions, MqttClient } from 'mqtt';
 import type { TimerHandle } from '../../common/clock.ts';
 import { JishiError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
@@ -57,6 +59,11 @@ export interface MqttDriverOptions {
 
 type MessageListener = (topic: string, payload: Buffer, retained: boolean) => void;
 
+/** mqtt.js, imported on first use: an agent without MQTT devices does without it (~90 modules, a few MB). */
+export function loadMqtt(): Promise<{ connect: typeof mqttConnect }> {
+  return import('mqtt');
+}
+
 /** The shared-resource key of a broker connection: scheme, user, host and port (never the password). */
 export function brokerKey(t: MqttTransport): string {
   const host = t.host.includes(':') ? `[${t.host}]` : t.host;
@@ -79,7 +86,8 @@ export class BrokerConnection {
   #lastError: string | undefined;
   #ended = false;
 
-  constructor(transport: MqttTransport, options: { reconnectPeriodMs: number; logger: Logger }) {
+  /** `connect`: mqtt.js's (loadMqtt()). */
+  constructor(transport: MqttTransport, options: { reconnectPeriodMs: number; logger: Logger; connect: typeof mqttConnect }) {
     this.label = brokerKey(transport).slice('mqtt:'.length);
     this.#logger = options.logger;
     const clientOptions: IClientOptions = {
@@ -95,7 +103,7 @@ export class BrokerConnection {
       ...(transport.username !== undefined ? { username: transport.username } : {}),
       ...(transport.password !== undefined ? { password: transport.password } : {}),
     };
-    const client = connect(clientOptions);
+    const client = options.connect(clientOptions);
     this.#client = client;
     client.on('connect', () => {
       this.#connects++;
@@ -404,26 +412,31 @@ export class MqttDriver implements PolledDriver {
   }
 
   async #open(): Promise<void> {
-    if (!this.#lease) {
-      this.#lease = this.#shared.acquire(
-        brokerKey(this.#transport),
-        () => new BrokerConnection(this.#transport, { reconnectPeriodMs: this.#reconnectPeriodMs, logger: this.#ctx.logger }),
-        (conn) => conn.end(),
-      );
-      this.#lease.value.add(this.#filters, this.#listener);
-    }
-    const conn = this.#lease.value;
     const { clock } = this.#ctx;
     const abort = new AbortController();
+    // The open timeout starts now, before mqtt.js is loaded (the first time): it bounds the whole open.
     let timer: TimerHandle | undefined = clock.setTimeout(() => abort.abort(), this.#openTimeoutMs);
     try {
-      await conn.waitFor(() => this.#closed || conn.subscribedAll(this.#filters), abort.signal);
-    } catch {
-      const why = conn.lastError ? `: ${conn.lastError}` : '';
-      const what = conn.connected ? `could not subscribe to ${this.#filters.join(', ')}` : `cannot reach MQTT broker ${conn.label}`;
-      throw new JishiError('JISHI_ERR_DEVICE_UNREACHABLE', `${what} within ${this.#openTimeoutMs} ms${why}`, {
-        details: { target: this.target, broker: conn.label },
-      });
+      if (!this.#lease) {
+        const { connect } = await loadMqtt();
+        if (this.#closed) throw this.#closedError();
+        this.#lease = this.#shared.acquire(
+          brokerKey(this.#transport),
+          () => new BrokerConnection(this.#transport, { reconnectPeriodMs: this.#reconnectPeriodMs, logger: this.#ctx.logger, connect }),
+          (conn) => conn.end(),
+        );
+        this.#lease.value.add(this.#filters, this.#listener);
+      }
+      const conn = this.#lease.value;
+      try {
+        await conn.waitFor(() => this.#closed || conn.subscribedAll(this.#filters), abort.signal);
+      } catch {
+        const why = conn.lastError ? `: ${conn.lastError}` : '';
+        const what = conn.connected ? `could not subscribe to ${this.#filters.join(', ')}` : `cannot reach MQTT broker ${conn.label}`;
+        throw new JishiError('JISHI_ERR_DEVICE_UNREACHABLE', `${what} within ${this.#openTimeoutMs} ms${why}`, {
+          details: { target: this.target, broker: conn.label },
+        });
+      }
     } finally {
       if (timer !== undefined) clock.clearTimeout(timer);
       timer = undefined;

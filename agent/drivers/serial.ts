@@ -26,9 +26,11 @@
  * the tty before the port was opened is discarded at open: it may be arbitrarily old.
  *
  * Text is latin1: one character per byte, so control characters (ACK 0x06, ENQ 0x05, NAK 0x15) pass unchanged.
+ *
+ * The serialport package is loaded when a port is first opened (loadSerialport), not with this module.
  */
 import { stat } from 'node:fs/promises';
-import { SerialPort } from 'serialport';
+import type { SerialPort } from 'serialport';
 import type { TimerHandle } from '../../common/clock.ts';
 import { JishiError } from '../../common/errors.ts';
 import { formatTransport, type SerialTransport } from '../../common/transport-url.ts';
@@ -482,13 +484,14 @@ export class SerialDriver implements PolledDriver {
     return port;
   }
 
-  #openPort(): Promise<SerialPort> {
+  async #openPort(): Promise<SerialPort> {
+    const serialport = await loadSerialport();
     const t = this.#transport;
     const { clock } = this.#ctx;
     return new Promise<SerialPort>((resolve, reject) => {
       let sp: SerialPort;
       try {
-        sp = new SerialPort({ path: t.path, baudRate: t.baud, dataBits: t.dataBits, stopBits: t.stopBits, parity: t.parity, autoOpen: false });
+        sp = new serialport.SerialPort({ path: t.path, baudRate: t.baud, dataBits: t.dataBits, stopBits: t.stopBits, parity: t.parity, autoOpen: false });
       } catch (err) {
         reject(err as Error);
         return;
@@ -571,6 +574,11 @@ export class SerialDriver implements PolledDriver {
   #closedError(): JishiError {
     return new JishiError('JISHI_ERR_DEVICE_UNREACHABLE', `driver for ${this.target} is closed`);
   }
+}
+
+/** The serialport package, imported on first use: an agent without serial devices never loads it. */
+export function loadSerialport(): Promise<typeof import('serialport')> {
+  return import('serialport');
 }
 
 /** EIO: the tty hung up (pty master closed, USB device gone). */

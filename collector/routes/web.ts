@@ -12,18 +12,18 @@
 import { readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname, join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FastifyReply } from 'fastify';
 import type { Clock } from '../../common/clock.ts';
 import { JishiError } from '../../common/errors.ts';
+import { projectRoot } from '../../common/project-root.ts';
 import type { CollectorApp } from '../app.ts';
 import type { EngineRunner } from '../engine-runner.ts';
 import type { EngineParams } from '../engine/types.ts';
 import { registerEventsRoutes } from './events.ts';
 import { registerInstrumentDetailRoutes } from './instrument-detail.ts';
 
-/** The console's files: collector/web/public. */
-export const WEB_ROOT = fileURLToPath(new URL('../web/public/', import.meta.url));
+/** The console's files: collector/web/public (found from the project root: this code may run bundled). */
+export const WEB_ROOT = join(projectRoot(), 'collector', 'web', 'public');
 export const WEB_PREFIX = '/web/';
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
