@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock, systemClock } from '../common/clock.ts';
 import { silentLogger } from '../common/log.ts';
 import { freePort } from '../common/net.ts';
-import { MAX_RETIRED_IDS, ModbusTcpDriver, modbusTcpKey } from '../agent/drivers/modbus-tcp.ts';
+import { MAX_RETIRED_IDS, ModbusTcpDriver, ModbusTcpGateway, modbusTcpKey } from '../agent/drivers/modbus-tcp.ts';
 import { SharedResources } from '../agent/drivers/shared.ts';
 import { sdm120 } from '../devices/eastron/sdm120.ts';
 import { encodeField } from '../devices/modbus-codec.ts';
@@ -173,6 +173,18 @@ describe('Modbus TCP: one connection per gateway', () => {
     expect(p.frames).toHaveLength(3 * units.length * 7);
     expect(shared.keys()).toEqual([modbusTcpKey({ host: '127.0.0.1', port: p.port, framing: 'tcp' })]);
     for (const d of drivers) expect(d.stats()).toEqual({ connected: true, reconnects: 0 });
+  });
+
+  it('keeps no record of answered requests (modbus-serial would hold up to 256 per connection)', async () => {
+    const clock = new ManualClock(EPOCH + 3_600_000);
+    const { url, proxy: p } = await tcpGateway(clock);
+    const { shared, drivers } = sharedDrivers([url(1), url(2)]);
+    for (let round = 0; round < 20; round++) await Promise.all(drivers.map((d) => d.read())); // 280 requests
+    const lease = shared.acquire(modbusTcpKey({ host: '127.0.0.1', port: p.port, framing: 'tcp' }), () => {
+      throw new Error('the gateway should exist');
+    }, async () => undefined);
+    expect((lease.value as ModbusTcpGateway).trackedTransactions).toBe(0);
+    await lease.release();
   });
 
   it('interleaves the units request by request, first come first served', async () => {

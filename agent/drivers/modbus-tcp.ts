@@ -129,6 +129,12 @@ function portOf(client: ModbusRTU): PortInternals | undefined {
   return (client as unknown as { _port?: PortInternals })._port;
 }
 
+/** Drops modbus-serial's record of a settled transaction (see #answered). */
+function forgetTransaction(client: ModbusRTU, transactionId: number): void {
+  const transactions = (client as unknown as { _transactions?: Record<number, unknown> })._transactions;
+  if (transactions !== undefined) delete transactions[transactionId];
+}
+
 const NO_REGISTERS: number[] = [];
 
 /**
@@ -167,6 +173,13 @@ export class ModbusTcpGateway {
   /** Successful connections so far. */
   get connects(): number {
     return this.#connects;
+  }
+
+  /** Transactions modbus-serial still keeps on the current connection (at most the one in flight; see #answered). */
+  get trackedTransactions(): number {
+    const conn = this.#conn;
+    if (conn === undefined) return 0;
+    return Object.keys((conn.client as unknown as { _transactions?: object })._transactions ?? {}).length;
   }
 
   /** Connects unless connected, in turn with the requests. Rejects with a device JishiError. */
@@ -246,6 +259,10 @@ export class ModbusTcpGateway {
   }
 
   #answered(conn: Connection, job: Job, transactionId: number | undefined, err: unknown, result: { data: number[] } | undefined): void {
+    // modbus-serial keeps every transaction (up to 256 per connection, each holding its callback and with it the
+    // job) until its id comes round again: forget it once settled. A late answer to it is then ignored by
+    // modbus-serial itself (no such transaction).
+    if (transactionId !== undefined) forgetTransaction(conn.client, transactionId);
     // Already failed (connection lost or dropped): a late callback must not settle it twice.
     if (conn.job !== job) return;
     conn.job = undefined;
