@@ -23,6 +23,7 @@ import type { AgentStatusReport, Sample } from '../common/wire.ts';
 import type { AgentConfig } from './config.ts';
 import type { PolledDriver } from './drivers/driver.ts';
 import { SharedResources } from './drivers/shared.ts';
+import type { HttpPost } from '../common/http-post.ts';
 import { startHealthServer, type HealthServer } from './health-server.ts';
 import { createDriver as defaultCreateDriver } from './drivers/index.ts';
 import { OutboxAppender, type Outbox, type OutboxStats } from './outbox.ts';
@@ -35,8 +36,8 @@ export interface AgentOptions {
   clock?: Clock;
   /** Default a silent logger. */
   logger?: Logger;
-  /** Default the global fetch. */
-  fetch?: typeof fetch;
+  /** How the uplink sends; default node:http (common/http-post.ts). `fetch` fits too. */
+  fetch?: HttpPost;
   /**
    * Default the durable SqliteOutbox in config.stateDir (opened here, closed by stop()). An outbox passed here
    * (e.g. a MemoryOutbox in tests) belongs to the caller: stop() does not close it.

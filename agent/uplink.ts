@@ -13,6 +13,7 @@
  * - the outbox itself throws (disk full, I/O error): logged, retried with the same backoff.
  */
 import { Value } from '@sinclair/typebox/value';
+import { httpPost, type HttpPost } from '../common/http-post.ts';
 import type { Clock, TimerHandle } from '../common/clock.ts';
 import type { Logger } from '../common/log.ts';
 import { ErrorBody, IngestAck, INGEST_PATH, WIRE_VERSION, type AgentStatusReport, type IngestBatch } from '../common/wire.ts';
@@ -29,8 +30,8 @@ export interface UplinkOptions {
   outbox: Outbox;
   clock: Clock;
   logger: Logger;
-  /** Default: the global fetch. */
-  fetch?: typeof fetch;
+  /** How requests are sent; default httpPost (node:http, see common/http-post.ts). `fetch` fits too. */
+  fetch?: HttpPost;
   /** Per-request timeout; default 10 s. */
   requestTimeoutMs?: number;
   /** Retry delays; default 1 s doubling up to 60 s with 50 % jitter. */
@@ -90,7 +91,7 @@ const RETRY_STATUSES = new Set([408, 429]);
 export class Uplink {
   readonly #o: UplinkOptions;
   readonly #retry: BackoffPolicy;
-  readonly #fetch: typeof fetch;
+  readonly #fetch: HttpPost;
   readonly #url: string;
   #timer: TimerHandle | undefined;
   #inflight: Promise<void> | undefined;
@@ -109,7 +110,7 @@ export class Uplink {
   constructor(options: UplinkOptions) {
     this.#o = options;
     this.#retry = { ...DEFAULT_UPLINK_RETRY, ...options.retry };
-    this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#fetch = options.fetch ?? httpPost;
     this.#url = `${options.collectorUrl.replace(/\/+$/, '')}${INGEST_PATH}`;
   }
 
