@@ -26,8 +26,8 @@
  * - Two drivers that name the same path with different line settings (baud, parity, data or stop bits) cannot
  *   share it: the second one's reads fail with UNREACHABLE, naming both settings.
  *
- * modbus-serial is imported when a port is first opened (loadModbusSerial), not with this module: the Modbus TCP
- * driver imports this module for FifoMutex.
+ * modbus-serial is imported when a port is first opened (loadModbusSerial), not with this module: an agent with
+ * neither RTU nor Modbus TCP instruments never loads it (nor serialport, which it requires).
  */
 import type ModbusSerial from 'modbus-serial';
 import type { Clock, TimerHandle } from '../../common/clock.ts';
@@ -42,11 +42,11 @@ import { modbusRequestPlan, readPlan, type ModbusRequestPlan } from './modbus-re
 import type { Lease } from './shared.ts';
 
 // modbus-serial is CommonJS: the default import is module.exports, whose `default` is the client class.
-type ModbusRTUClass = (typeof ModbusSerial)['default'];
-type ModbusRTU = InstanceType<ModbusRTUClass>;
+export type ModbusRTUClass = (typeof ModbusSerial)['default'];
+export type ModbusRTU = InstanceType<ModbusRTUClass>;
 
-/** modbus-serial's client class, imported on first use. */
-async function loadModbusSerial(): Promise<ModbusRTUClass> {
+/** modbus-serial's client class, imported on first use (by this driver and the Modbus TCP one). */
+export async function loadModbusSerial(): Promise<ModbusRTUClass> {
   return (await import('modbus-serial')).default.default;
 }
 

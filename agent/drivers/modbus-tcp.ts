@@ -44,7 +44,6 @@
  *   connections it went on to use.
  */
 import type net from 'node:net';
-import ModbusSerial from 'modbus-serial';
 import type { Clock, TimerHandle } from '../../common/clock.ts';
 import { JishiError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
@@ -54,11 +53,10 @@ import type { ModbusProfile, ModbusRequestOptions } from '../../devices/profile.
 import type { DriverContext, DriverStats, PolledDriver, ReadResult } from './driver.ts';
 import { toDeviceError, type ModbusRequestInfo } from './modbus-errors.ts';
 import { modbusRequestPlan, readPlan, type ModbusRequestPlan } from './modbus-request.ts';
+import { loadModbusSerial, type ModbusRTU } from './modbus-rtu.ts';
 import type { Lease } from './shared.ts';
 
-// modbus-serial is CommonJS: the default import is module.exports, whose `default` is the client class.
-const ModbusRTU = ModbusSerial.default;
-type ModbusRTU = InstanceType<typeof ModbusRTU>;
+// modbus-serial is loaded on the first connection (an agent without Modbus instruments never loads it).
 
 /** Transaction ids retired by timeouts on one connection before it is renewed (modbus-serial uses 256 ids). */
 export const MAX_RETIRED_IDS = 32;
@@ -324,19 +322,23 @@ export class ModbusTcpGateway {
   /** Opens a connection; rejects with what modbus-serial or the timeout threw. */
   async #connect(timeoutMs: number): Promise<Connection> {
     const { host, port, framing } = this.endpoint;
-    const client = new ModbusRTU();
-    // modbus-serial re-emits port errors; without a listener an 'error' event would crash the process.
-    client.on('error', () => undefined);
     let timer: TimerHandle | undefined;
+    // Started before modbus-serial is loaded: the first connection's timeout counts from the request, as later ones.
     const timeout = new Promise<never>((_, reject) => {
       timer = this.#clock.setTimeout(() => reject(new Error(`TCP connection to ${host}:${port} timed out after ${timeoutMs} ms`)), timeoutMs);
     });
+    timeout.catch(() => undefined);
+    let client: ModbusRTU | undefined;
     try {
+      const ModbusRTUClient = await Promise.race([loadModbusSerial(), timeout]);
+      client = new ModbusRTUClient();
+      // modbus-serial re-emits port errors; without a listener an 'error' event would crash the process.
+      client.on('error', () => undefined);
       const connected = framing === 'rtu' ? client.connectTelnet(host, { port }) : client.connectTCP(host, { port });
       connected.catch(() => undefined);
       await Promise.race([connected, timeout]);
     } catch (err) {
-      destroy(client);
+      if (client !== undefined) destroy(client);
       throw err;
     } finally {
       if (timer !== undefined) this.#clock.clearTimeout(timer);
