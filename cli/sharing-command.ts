@@ -10,7 +10,6 @@ import { syncRegistryFromConfig } from '../collector/sharing/registry.ts';
 import { buildAnnualReport, isReportYear } from '../collector/sharing/annual.ts';
 import { formatBookingErrors, parseBookingsCsv } from '../collector/sharing/bookings-csv.ts';
 import { annualCsv } from '../collector/sharing/export-csv.ts';
-import { writeAnnualXlsx } from '../collector/sharing/export-xlsx.ts';
 import { annualSummaryHtml } from '../collector/sharing/summary-html.ts';
 import type { AnnualReport } from '../collector/sharing/types.ts';
 import { acquireLock } from '../collector/store/lock.ts';
@@ -67,7 +66,7 @@ export async function writeReport(report: AnnualReport, format: ExportFormat, pa
   for (const file of exportFiles(path, format)) {
     const content =
       format === 'xlsx'
-        ? await writeAnnualXlsx(report)
+        ? await (await import('../collector/sharing/export-xlsx.ts')).writeAnnualXlsx(report)
         : format === 'html'
           ? annualSummaryHtml(report)
           : format === 'json'

@@ -23,10 +23,13 @@ import { isValidDay } from '../engine/calendar.ts';
 import { buildAnnualReport, isReportYear } from '../sharing/annual.ts';
 import { formatBookingErrors, parseBookingsCsv } from '../sharing/bookings-csv.ts';
 import { annualCsv } from '../sharing/export-csv.ts';
-import { writeAnnualXlsx } from '../sharing/export-xlsx.ts';
 import { API_FIELDS, annualOf, assetOf } from '../sharing/registry.ts';
 import { annualSummaryHtml } from '../sharing/summary-html.ts';
 import type { Booking } from '../sharing/types.ts';
+
+/** The XLSX writer pulls in exceljs (~10 MB): loaded on the first workbook asked for, not at every collector start. */
+const loadXlsxWriter = async (): Promise<typeof import('../sharing/export-xlsx.ts').writeAnnualXlsx> =>
+  (await import('../sharing/export-xlsx.ts')).writeAnnualXlsx;
 
 export const REGISTRY_PATH = `${API_PREFIX}/registry`;
 export const BOOKINGS_PATH = `${API_PREFIX}/bookings`;
@@ -262,7 +265,7 @@ export function registerSharingRoutes(app: CollectorApp, o: SharingRouteOptions)
         return reply
           .type('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet')
           .header('content-disposition', `attachment; filename="${name}.xlsx"`)
-          .send(await writeAnnualXlsx(report));
+          .send(await (await loadXlsxWriter())(report));
     }
   });
 }
