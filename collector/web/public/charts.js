@@ -91,11 +91,7 @@ export function powerChart(o) {
   });
 
   // Grid and y axis.
-  const grid = s('g', { class: 'grid' });
-  for (const v of yt.ticks) {
-    grid.append(s('line', { x1: m.left, x2: m.left + plotW, y1: y(v), y2: y(v) }));
-    grid.append(s('text', { x: m.left - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'tick' }, fmtNumber(v, v < 10 && yt.step < 1 ? 1 : 0)));
-  }
+  const grid = yGrid(yt.ticks, y, m.left, plotW, 6, (v) => (v < 10 && yt.step < 1 ? 1 : 0));
   grid.append(s('text', { x: 12, y: m.top + plotH / 2, class: 'axis-title', transform: `rotate(-90 12 ${m.top + plotH / 2})`, 'text-anchor': 'middle' }, t('inst.power')));
   svg.append(grid);
 
@@ -235,12 +231,7 @@ export function dailyChart(o) {
   const y = (/** @type {number} */ v) => m.top + plotH - (v / yt.top) * plotH;
   const slot = plotW / Math.max(1, days.length);
   const svg = s('svg', { class: 'chart daily-chart', viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': t('inst.daily') });
-  const grid = s('g', { class: 'grid' });
-  for (const v of yt.ticks) {
-    grid.append(s('line', { x1: m.left, x2: m.left + plotW, y1: y(v), y2: y(v) }));
-    grid.append(s('text', { x: m.left - 5, y: y(v) + 4, 'text-anchor': 'end', class: 'tick' }, fmtNumber(v, 0)));
-  }
-  svg.append(grid);
+  svg.append(yGrid(yt.ticks, y, m.left, plotW, 5, () => 0));
   const bars = s('g', { class: 'bars' });
   const labelEvery = Math.max(1, Math.ceil(days.length / Math.max(1, Math.floor(plotW / 48))));
   days.forEach((d, i) => {
@@ -261,6 +252,24 @@ export function dailyChart(o) {
     svg.append(s('path', { d: pace, class: 'pace-line' }));
   }
   return svg;
+}
+
+/**
+ * Horizontal grid lines at the y ticks, each labelled left of the plot.
+ * @param {number[]} ticks
+ * @param {(v: number) => number} y
+ * @param {number} left  the plot's left edge
+ * @param {number} plotW
+ * @param {number} labelDx  how far left of the edge the labels end
+ * @param {(v: number) => number} decimals  of each label
+ */
+function yGrid(ticks, y, left, plotW, labelDx, decimals) {
+  const grid = s('g', { class: 'grid' });
+  for (const v of ticks) {
+    grid.append(s('line', { x1: left, x2: left + plotW, y1: y(v), y2: y(v) }));
+    grid.append(s('text', { x: left - labelDx, y: y(v) + 4, 'text-anchor': 'end', class: 'tick' }, fmtNumber(v, decimals(v))));
+  }
+  return grid;
 }
 
 const lg = (/** @type {number} */ w) => Math.log10(1 + Math.max(0, w));
@@ -287,12 +296,7 @@ export function histogramChart(o) {
   for (const b of bins) max = Math.max(max, b.count);
   const yt = niceTicks(max, 4);
   const y = (/** @type {number} */ v) => m.top + plotH - (v / yt.top) * plotH;
-  const grid = s('g', { class: 'grid' });
-  for (const v of yt.ticks) {
-    grid.append(s('line', { x1: m.left, x2: m.left + plotW, y1: y(v), y2: y(v) }));
-    grid.append(s('text', { x: m.left - 5, y: y(v) + 4, 'text-anchor': 'end', class: 'tick' }, fmtNumber(v, 0)));
-  }
-  svg.append(grid);
+  svg.append(yGrid(yt.ticks, y, m.left, plotW, 5, () => 0));
   const bars = s('g', { class: 'bars' });
   for (const b of bins) {
     const bx = x(b.from_w);
