@@ -105,6 +105,20 @@ class Gen {
   }
 }
 
+/** A fresh agent_status with nothing wrong (what a healthy agent reports); cases mutate it in place. */
+function healthyStatus(): Record<string, unknown> {
+  return {
+    started_at: T0 - 1000,
+    outbox_depth: 1,
+    outbox_oldest_ts: null,
+    dropped_samples: 0,
+    lost_samples: 0,
+    device_errors: 0,
+    failing_instruments: [],
+    uplink_failures: 0,
+  };
+}
+
 function validBatch(g: Gen): Record<string, unknown> {
   const samples = Array.from({ length: 1 + g.int(4) }, (_, i) => ({
     instrument_id: g.pick(['MS-1', 'XRD-2', 'CONF-9']),
@@ -121,16 +135,7 @@ function validBatch(g: Gen): Record<string, unknown> {
     samples,
     ...(g.bool(0.3)
       ? {
-          agent_status: {
-            started_at: T0 - 1000,
-            outbox_depth: 1,
-            outbox_oldest_ts: null,
-            dropped_samples: 0,
-            lost_samples: 0,
-            device_errors: 0,
-            failing_instruments: [],
-            uplink_failures: 0,
-          },
+          agent_status: healthyStatus(),
         }
       : {}),
   };
@@ -461,14 +466,8 @@ function fuzzCase(g: Gen): Case {
         const big = g.pick([0, 2 ** 31, 2 ** 53 - 1, 2 ** 53 + 2, 1e308, -1, 1.5]);
         const field = g.pick(['started_at', 'outbox_depth', 'outbox_oldest_ts', 'dropped_samples', 'lost_samples', 'device_errors', 'uplink_failures']);
         b.agent_status = {
-          started_at: T0 - 1000,
-          outbox_depth: 1,
-          outbox_oldest_ts: null,
-          dropped_samples: 0,
-          lost_samples: 0,
-          device_errors: 0,
+          ...healthyStatus(),
           failing_instruments: g.bool(0.3) ? Array.from({ length: g.pick([1, 1000, 1001]) }, (_, i) => `I-${i}`) : [],
-          uplink_failures: 0,
           [field]: big,
         };
         return post(`agent-status ${field}=${big}`, JSON.stringify(b));

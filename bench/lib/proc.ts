@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitExit } from '../../test/helpers/server-process.ts';
 
 /** The project root (bench/lib/ is two levels down). */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -120,17 +121,6 @@ export interface Child {
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
   stop(graceMs?: number): Promise<void>;
   exited(): boolean;
-}
-
-function waitExit(c: ChildProcess, ms: number): Promise<boolean> {
-  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    c.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
 }
 
 /** Spawns a command in the project root with a tracked pid. stdout is piped (readLine reads it). */
