@@ -54,46 +54,38 @@ export const httpPost: HttpPost = (url, init) =>
       agent: https ? httpsAgent : httpAgent,
     });
     let settled = false;
-    const onAbort = (): void => {
-      req.destroy();
-      if (!settled) {
-        settled = true;
-        reject(signal!.reason);
-      }
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const finish = (): void => signal?.removeEventListener('abort', onAbort);
-    req.on('error', (err) => {
-      finish();
+    /** Settles once: the first of answer, error and abort wins. */
+    const settle = (outcome: () => void): void => {
+      signal?.removeEventListener('abort', onAbort);
       if (settled) return;
       settled = true;
-      reject(failed(err));
-    });
+      outcome();
+    };
+    const onAbort = (): void => {
+      req.destroy();
+      settle(() => reject(signal!.reason));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    req.on('error', (err) => settle(() => reject(failed(err))));
     req.on('response', (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', (err) => {
-        finish();
-        if (settled) return;
-        settled = true;
-        reject(failed(err));
-      });
-      res.on('end', () => {
-        finish();
-        if (settled) return;
-        settled = true;
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: {
-            get(name: string): string | null {
-              const v = res.headers[name.toLowerCase()];
-              return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+      res.on('error', (err) => settle(() => reject(failed(err))));
+      res.on('end', () =>
+        settle(() => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: {
+              get(name: string): string | null {
+                const v = res.headers[name.toLowerCase()];
+                return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+              },
             },
-          },
-          text: () => Promise.resolve(text),
-        });
-      });
+            text: () => Promise.resolve(text),
+          });
+        }),
+      );
     });
     req.end(body);
   });

@@ -127,10 +127,14 @@ function portOf(client: ModbusRTU): PortInternals | undefined {
   return (client as unknown as { _port?: PortInternals })._port;
 }
 
+/** modbus-serial's record of the transactions it is waiting for (or has not forgotten), by transaction id. */
+function transactionsOf(client: ModbusRTU): Record<number, unknown> {
+  return (client as unknown as { _transactions?: Record<number, unknown> })._transactions ?? {};
+}
+
 /** Drops modbus-serial's record of a settled transaction (see #answered). */
 function forgetTransaction(client: ModbusRTU, transactionId: number): void {
-  const transactions = (client as unknown as { _transactions?: Record<number, unknown> })._transactions;
-  if (transactions !== undefined) delete transactions[transactionId];
+  delete transactionsOf(client)[transactionId];
 }
 
 const NO_REGISTERS: number[] = [];
@@ -177,7 +181,7 @@ export class ModbusTcpGateway {
   get trackedTransactions(): number {
     const conn = this.#conn;
     if (conn === undefined) return 0;
-    return Object.keys((conn.client as unknown as { _transactions?: object })._transactions ?? {}).length;
+    return Object.keys(transactionsOf(conn.client)).length;
   }
 
   /** Connects unless connected, in turn with the requests. Rejects with a device JishiError. */

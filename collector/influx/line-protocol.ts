@@ -20,15 +20,10 @@ export class PointRejectedError extends Error {
   override name = 'PointRejectedError';
 }
 
-const MEASUREMENT_SPECIAL = /[, \n\r\t]/;
-const TAG_SPECIAL = /[, =\n\r\t]/;
-const QUOTED_SPECIAL = /["\\]/;
-
-const escapeMeasurement = (s: string): string =>
-  MEASUREMENT_SPECIAL.test(s) ? s.replace(/[, \n\r\t]/g, (c) => ESCAPES[c]!) : s;
-const escapeTag = (s: string): string => (TAG_SPECIAL.test(s) ? s.replace(/[, =\n\r\t]/g, (c) => ESCAPES[c]!) : s);
-const quote = (s: string): string => `"${QUOTED_SPECIAL.test(s) ? s.replace(/["\\]/g, (c) => `\\${c}`) : s}"`;
 const ESCAPES: Record<string, string> = { ',': '\\,', ' ': '\\ ', '=': '\\=', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+const escapeMeasurement = (s: string): string => s.replace(/[, \n\r\t]/g, (c) => ESCAPES[c]!);
+const escapeTag = (s: string): string => s.replace(/[, =\n\r\t]/g, (c) => ESCAPES[c]!);
+const quote = (s: string): string => `"${s.replace(/["\\]/g, (c) => `\\${c}`)}"`;
 
 /** Timestamps are sent with precision `ms`; a string must already be a whole number of ms. */
 function msTimestamp(p: IPoint): string | undefined {
