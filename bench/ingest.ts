@@ -12,84 +12,25 @@
  * clocks start on both sides. Each run uses a fresh collector store and fresh databases; the order of the two
  * sides alternates between runs.
  */
-import { readingToPoint } from '../collector/influx/points.ts';
-import { toLineProtocol } from '../collector/influx/line-protocol.ts';
-import { mulberry32 } from '../common/prng.ts';
-import { INGEST_PATH, WIRE_VERSION, type Sample } from '../common/wire.ts';
+import { INGEST_PATH, WIRE_VERSION } from '../common/wire.ts';
+import { buildReadings, SAMPLES_PER_BATCH, type Readings } from './lib/ingest-workload.ts';
 import { makeAgents, startCollectorProcess, type BenchAgent } from './lib/collector.ts';
 import { countPoints, createDatabase, influxQuery, startBenchInfluxd, writeLines, type RunningInfluxd } from './lib/influx.ts';
-import { procCpuSeconds, procMemory, progress, sleep, tempDir } from './lib/proc.ts';
+import { procCpuSeconds, procMemory, progress, readJsonLine, sleep, spawnTs, tempDir } from './lib/proc.ts';
 import { figureFromRuns, percentile, type BenchOptions, type Figure } from './lib/report.ts';
 
-const SAMPLES_PER_BATCH = 500;
-const INSTRUMENTS_PER_AGENT = 50;
-
-interface Workload {
+interface Workload extends Readings {
   clients: number;
   batchesPerClient: number;
-  total: number;
   agents: BenchAgent[];
-  /** Per client, per batch: the JSON of the samples array. */
-  wire: string[][];
-  /** Per client, per batch: the same readings as line protocol. */
-  lines: string[][];
-}
-
-/** Power of a lab instrument cycling off -> standby -> active, with noise. */
-function power(t: number, phase: number, rnd: () => number): number {
-  const m = ((t / 1000 + phase) % 600) / 60; // a 10-minute cycle
-  const base = m < 2 ? 3 : m < 5 ? 150 : 800;
-  return Math.max(0, base + (rnd() - 0.5) * 0.1 * base);
+  start: number;
 }
 
 function buildWorkload(clients: number, batchesPerClient: number): Workload {
   const agents = makeAgents('bench-agent', clients);
-  const rnd = mulberry32(42);
   const start = Math.floor((Date.now() - 2 * 86_400_000) / 1000) * 1000;
-  const perBatchSeconds = SAMPLES_PER_BATCH / INSTRUMENTS_PER_AGENT;
-  const wire: string[][] = [];
-  const lines: string[][] = [];
-  for (let c = 0; c < clients; c++) {
-    const agent = agents[c]!;
-    const energy = Array.from({ length: INSTRUMENTS_PER_AGENT }, () => 100 + rnd() * 1000);
-    const w: string[] = [];
-    const l: string[] = [];
-    for (let b = 0; b < batchesPerClient; b++) {
-      const samples: Sample[] = [];
-      for (let s = 0; s < perBatchSeconds; s++) {
-        const ts = start + (b * perBatchSeconds + s) * 1000;
-        for (let i = 0; i < INSTRUMENTS_PER_AGENT; i++) {
-          const p = power(ts, i * 37 + c * 11, rnd);
-          energy[i]! += p / 3_600_000;
-          const v = 229 + rnd() * 2;
-          samples.push({
-            instrument_id: `ING-${c + 1}-${i + 1}`,
-            ts,
-            readings: {
-              power_w: Math.round(p * 10) / 10,
-              energy_kwh: Math.round(energy[i]! * 1000) / 1000,
-              energy_export_kwh: 0,
-              voltage_v: Math.round(v * 10) / 10,
-              current_a: Math.round((p / v) * 1000) / 1000,
-              apparent_power_va: Math.round((p / 0.9) * 10) / 10,
-              reactive_power_var: Math.round(p * 0.48 * 10) / 10,
-              power_factor: 0.9,
-              frequency_hz: Math.round((49.98 + rnd() * 0.04) * 100) / 100,
-            },
-          });
-        }
-      }
-      w.push(JSON.stringify(samples));
-      l.push(
-        samples
-          .map((s) => toLineProtocol(readingToPoint({ id: 0, agent_id: agent.id, received_at: 0, ...s }).point!))
-          .join('\n'),
-      );
-    }
-    wire.push(w);
-    lines.push(l);
-  }
-  return { clients, batchesPerClient, total: clients * batchesPerClient * SAMPLES_PER_BATCH, agents, wire, lines };
+  const readings = buildReadings({ agentIds: agents.map((a) => a.id), batchesPerClient, start }, { lines: true });
+  return { clients, batchesPerClient, agents, start, ...readings };
 }
 
 interface SideResult {
@@ -144,6 +85,41 @@ async function ceilingRun(influx: RunningInfluxd, w: Workload, db: string): Prom
   await influxQuery(influx.url, db, `DROP DATABASE "${db}"`, true);
   const tps = w.total / r.seconds;
   return { throughput: tps, ackThroughput: tps, latenciesMs: r.latenciesMs, seconds: r.seconds, cpu };
+}
+
+/**
+ * The design bound: the ceiling's writes to InfluxDB and, at the same time in another process, the collector
+ * store's ingest transaction over the same readings (bench/store-process.ts). Any collector that stores every
+ * reading in SQLite before forwarding it does at least this much on the same two cores, so its throughput cannot
+ * beat this side's, whatever else it does faster. The clock stops when both are done.
+ */
+async function boundRun(influx: RunningInfluxd, w: Workload, db: string): Promise<{ throughput: number; storeCpuS: number; storeSeconds: number }> {
+  const { dir, remove } = await tempDir('jishi-bench-bound-');
+  const child = spawnTs('bench/store-process.ts', [
+    '--dir', dir,
+    '--agents', w.agents.map((a) => a.id).join(','),
+    '--batches', String(w.batchesPerClient),
+    '--start', String(w.start),
+  ]);
+  try {
+    await readJsonLine<{ ready: true }>(child, 120_000);
+    await createDatabase(influx.url, db);
+    const result = readJsonLine<{ seconds: number; cpu_s: number }>(child, 600_000);
+    const t0 = performance.now();
+    child.proc.kill('SIGUSR2');
+    const [store] = await Promise.all([
+      result.then((r) => ({ ...r, at: performance.now() })),
+      drive(w.clients, w.batchesPerClient, (c, k) => writeLines(influx.url, db, w.lines[c]![k]!)),
+    ]);
+    const seconds = (Math.max(store.at, performance.now()) - t0) / 1000;
+    const count = await countPoints(influx.url, db, 'reading', 'power_w');
+    if (count !== w.total) throw new Error(`design bound: ${count} points in InfluxDB, expected ${w.total}`);
+    return { throughput: w.total / seconds, storeCpuS: store.cpu_s, storeSeconds: store.seconds };
+  } finally {
+    await child.stop();
+    await influxQuery(influx.url, db, `DROP DATABASE "${db}"`, true).catch(() => undefined);
+    await remove();
+  }
 }
 
 async function collectorRun(
@@ -218,7 +194,7 @@ export async function runIngest(o: BenchOptions): Promise<Figure[]> {
   const w = buildWorkload(clients, batchesPerClient);
   log(`${clients} clients x ${batchesPerClient} batches x ${SAMPLES_PER_BATCH} samples = ${w.total.toLocaleString('en-US')} readings per side; starting influxd`);
   const influx = await startBenchInfluxd();
-  const runs: Array<{ ceiling: SideResult; collector: Awaited<ReturnType<typeof collectorRun>> }> = [];
+  const runs: Array<{ ceiling: SideResult; collector: Awaited<ReturnType<typeof collectorRun>>; bound: Awaited<ReturnType<typeof boundRun>> }> = [];
   try {
     for (let run = 0; run < o.runs; run++) {
       let ceiling: SideResult;
@@ -238,7 +214,12 @@ export async function runIngest(o: BenchOptions): Promise<Figure[]> {
           `peak RSS ${(collector.peakRssKb / 1024).toFixed(0)} MB; CPU s: collector ${collector.cpu.collector.toFixed(1)}, ` +
           `influxd ${collector.cpu.influxd.toFixed(1)} (ceiling side: influxd ${ceiling.cpu.influxd.toFixed(1)}, clients ${ceiling.cpu.clients.toFixed(1)})`,
       );
-      runs.push({ ceiling, collector });
+      const bound = await boundRun(influx, w, `bench_bound_${run}`);
+      log(
+        `run ${run + 1}/${o.runs}: design bound ${Math.round(bound.throughput).toLocaleString('en-US')} readings/s ` +
+          `(the store's ingest alone took ${bound.storeSeconds.toFixed(1)} s, ${bound.storeCpuS.toFixed(1)} CPU s, beside the ceiling's writes)`,
+      );
+      runs.push({ ceiling, collector, bound });
     }
   } finally {
     await influx.stop();
@@ -258,6 +239,18 @@ export async function runIngest(o: BenchOptions): Promise<Figure[]> {
         note: size,
       },
       runs.map((r) => ({ value: r.collector.throughput, baseline: r.ceiling.throughput })),
+    ),
+    figureFromRuns(
+      {
+        bench: 'ingest',
+        id: 'ingest.design_bound',
+        label: "ingest: design bound: the store's ingest transaction alone, beside the ceiling's writes",
+        unit: 'readings/s',
+        baselineLabel: ceilingLabel,
+        baselineUnit: 'points/s',
+        note: 'no HTTP, parsing, engine or forwarding: what any collector storing every reading in SQLite does at least, on the same cores',
+      },
+      runs.map((r) => ({ value: r.bound.throughput, baseline: r.ceiling.throughput })),
     ),
     figureFromRuns(
       {
@@ -302,6 +295,18 @@ export async function runIngest(o: BenchOptions): Promise<Figure[]> {
         note: 'CPU time (user + system, all threads) from /proc/<pid>/stat over each side\'s clock',
       },
       runs.map((r) => ({ value: (r.collector.cpu.collector * 100_000) / w.total, baseline: (r.ceiling.cpu.influxd * 100_000) / w.total })),
+    ),
+    figureFromRuns(
+      {
+        bench: 'ingest',
+        id: 'ingest.cpu_store',
+        label: "ingest: the store's ingest transaction alone, CPU per 100,000 readings",
+        unit: 'CPU s',
+        baselineLabel: 'influxd CPU per 100,000 points at the ceiling',
+        baselineUnit: 'CPU s',
+        note: 'the design bound side (bench/store-process.ts), measured by that process',
+      },
+      runs.map((r) => ({ value: (r.bound.storeCpuS * 100_000) / w.total, baseline: (r.ceiling.cpu.influxd * 100_000) / w.total })),
     ),
     figureFromRuns(
       {
