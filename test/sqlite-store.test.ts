@@ -132,6 +132,37 @@ describe('sqlite store', () => {
     expect(store.pendingCount('other')).toBe(3);
   });
 
+  it('counts pending rows exactly after a failed ingest (its ids are rolled back, not skipped)', () => {
+    const store = mem();
+    store.ingest(batch('b1', [sample(T0, 1), sample(T0 + 1000, 2)]), T0 + 100);
+    // The second sample cannot be stored (a ts that is not a whole number of ms): the whole batch is rolled back.
+    expect(() => store.ingest(batch('b2', [sample(T0 + 2000, 3), sample(T0 + 2500.5, 4)], { seq: 2 }), T0 + 200)).toThrow();
+    store.ingest(batch('b3', [sample(T0 + 3000, 5)], { seq: 3 }), T0 + 300);
+    const all = store.readingsAfter(0, 10);
+    expect(all.map((r) => r.readings.power_w)).toEqual([1, 2, 5]);
+    expect(store.pendingCount('influx')).toBe(3);
+    store.setCursor('influx', all[0]!.id);
+    expect(store.pendingCount('influx')).toBe(2);
+    store.setCursor('influx', all[2]!.id);
+    expect(store.pendingCount('influx')).toBe(0);
+    expect(store.pendingAgentReports('influx:agents')).toBe(2);
+    expect(store.agentReportsAfter(0, 10)).toHaveLength(2);
+  });
+
+  it('reads back status, error and fields outside the fixed columns', () => {
+    const store = mem();
+    store.ingest(
+      batch('b1', [
+        sample(T0, 7, { status: 'RUN', readings: { power_w: 7, power_l2_w: 3, energy_kwh: 1 } }),
+        sample(T0 + 1000, 8, { error: 'timeout', readings: {} }),
+      ]),
+      T0 + 100,
+    );
+    const [a, b] = store.readingsAfter(0, 10);
+    expect(a).toEqual({ id: a!.id, instrument_id: 'FCM-1', agent_id: 'lab-pc-1', ts: T0, readings: { power_w: 7, power_l2_w: 3, energy_kwh: 1 }, status: 'RUN', received_at: T0 + 100 });
+    expect(b).toEqual({ id: b!.id, instrument_id: 'FCM-1', agent_id: 'lab-pc-1', ts: T0 + 1000, readings: {}, error: 'timeout', received_at: T0 + 100 });
+  });
+
   it('maps token hashes to agents; a hash belongs to one agent', () => {
     const store = mem();
     const h1 = 'a'.repeat(64);

@@ -32,13 +32,23 @@ export interface PointResult {
 export function readingToPoint(r: StoredReading): PointResult {
   const fields: Record<string, number | string> = {};
   const dropped: string[] = [];
-  for (const [name, value] of Object.entries(r.readings)) {
+  let count = 0;
+  for (const name in r.readings) {
     if (RESERVED_FIELD_NAMES.has(name)) dropped.push(name);
-    else fields[name] = value;
+    else {
+      fields[name] = r.readings[name]!;
+      count++;
+    }
   }
-  if (r.status !== undefined) fields.status = r.status;
-  if (r.error !== undefined) fields.error = r.error;
-  if (Object.keys(fields).length === 0) return { dropped };
+  if (r.status !== undefined) {
+    fields.status = r.status;
+    count++;
+  }
+  if (r.error !== undefined) {
+    fields.error = r.error;
+    count++;
+  }
+  if (count === 0) return { dropped };
   return {
     point: {
       measurement: READING_MEASUREMENT,

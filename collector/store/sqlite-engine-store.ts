@@ -90,8 +90,10 @@ export function createSqliteEngineStore(db: Database.Database): EngineStore {
     ),
     log: db.prepare('INSERT INTO result_log (instrument_id, kind, payload) VALUES (?, ?, ?)'),
     resultsAfter: db.prepare('SELECT id, instrument_id, kind, payload FROM result_log WHERE id > ? ORDER BY id LIMIT ?'),
+    // The id span after the cursor: the log is never deleted from, its AUTOINCREMENT ids never reused (see
+    // sqlite-store.ts `pending`).
     pendingResults: db.prepare(
-      'SELECT count(*) FROM result_log WHERE id > coalesce((SELECT value FROM cursors WHERE name = ?), 0)',
+      'SELECT max(0, coalesce((SELECT max(id) FROM result_log), 0) - coalesce((SELECT value FROM cursors WHERE name = ?), 0))',
     ).pluck(),
     firstDrainedIntervalAfter: db.prepare('SELECT min(start) FROM state_intervals WHERE instrument_id = ? AND drain_ts > ?').pluck(),
     firstDrainedSessionAfter: db.prepare('SELECT min(start) FROM sessions WHERE instrument_id = ? AND drain_ts > ?').pluck(),

@@ -43,12 +43,15 @@ interface InstrumentRow {
   last_reading_id: number | null;
 }
 
-const READING_SELECT = `r.id, r.instrument_id, r.agent_id, r.ts, ${READING_COLUMNS.map((c) => `r.${c}`).join(', ')},
+/** The reading columns in name order: readings objects list their fields in this order (the line protocol's). */
+const COLUMNS_BY_NAME = [...READING_COLUMNS].sort();
+
+const READING_SELECT = `r.id, r.instrument_id, r.agent_id, r.ts, ${COLUMNS_BY_NAME.map((c) => `r.${c}`).join(', ')},
   r.extra, r.status, r.error, r.received_at`;
 
 function readingsOf(row: ReadingRow): Readings {
   const readings: Readings = {};
-  for (const c of READING_COLUMNS) {
+  for (const c of COLUMNS_BY_NAME) {
     const v = row[c];
     if (typeof v === 'number') readings[c] = v;
   }
@@ -67,6 +70,30 @@ function storedReading(row: ReadingRow): StoredReading {
     ...(row.error !== null ? { error: row.error } : {}),
     received_at: row.received_at,
   };
+}
+
+/** Positions in a raw (array) row of READING_SELECT. */
+const RAW_FIRST_COLUMN = 4;
+const RAW_EXTRA = RAW_FIRST_COLUMN + COLUMNS_BY_NAME.length;
+
+/**
+ * storedReading of a raw row of READING_SELECT: what the forwarder reads, thousands at a time (an array per row
+ * and no intermediate object cost about half as much as row objects).
+ */
+function storedReadingOfRaw(a: unknown[]): StoredReading {
+  const readings: Readings = {};
+  for (let i = 0; i < COLUMNS_BY_NAME.length; i++) {
+    const v = a[RAW_FIRST_COLUMN + i];
+    if (typeof v === 'number') readings[COLUMNS_BY_NAME[i]!] = v;
+  }
+  const extra = a[RAW_EXTRA] as string | null;
+  if (extra !== null) Object.assign(readings, JSON.parse(extra) as Readings);
+  const r: StoredReading = { id: a[0] as number, instrument_id: a[1] as string, agent_id: a[2] as string, ts: a[3] as number, readings, received_at: a[RAW_EXTRA + 3] as number };
+  const status = a[RAW_EXTRA + 1] as string | null;
+  const error = a[RAW_EXTRA + 2] as string | null;
+  if (status !== null) r.status = status;
+  if (error !== null) r.error = error;
+  return r;
 }
 
 /** Column index of each READING_COLUMNS field in the insert's parameter list (after instrument_id, agent_id, ts). */
@@ -166,13 +193,16 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     ),
     instrumentIds: db.prepare('SELECT id FROM instruments ORDER BY id').pluck(),
     instrumentAgent: db.prepare('SELECT agent_id FROM instruments WHERE id = ?').pluck(),
-    readingsAfter: db.prepare(`SELECT ${READING_SELECT} FROM readings r WHERE r.id > ? ORDER BY r.id LIMIT ?`),
+    readingsAfter: db.prepare(`SELECT ${READING_SELECT} FROM readings r WHERE r.id > ? ORDER BY r.id LIMIT ?`).raw(),
     getCursor: db.prepare('SELECT value FROM cursors WHERE name = ?').pluck(),
     setCursor: db.prepare(
       'INSERT INTO cursors (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
     ),
+    // Readings and reports are never deleted and their AUTOINCREMENT ids never reused (a rolled-back insert rolls
+    // its id back too), so the rows after a cursor are exactly the id span after it: O(log n) where count(*) read
+    // every row of the backlog, on every /healthz and /metrics request.
     pending: db.prepare(
-      'SELECT count(*) FROM readings WHERE id > coalesce((SELECT value FROM cursors WHERE name = ?), 0)',
+      'SELECT max(0, coalesce((SELECT max(id) FROM readings), 0) - coalesce((SELECT value FROM cursors WHERE name = ?), 0))',
     ).pluck(),
     ping: db.prepare('SELECT 1').pluck(),
     insertReport: db.prepare(
@@ -180,7 +210,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     ),
     reportsAfter: db.prepare('SELECT * FROM agent_reports WHERE id > ? ORDER BY id LIMIT ?'),
     pendingReports: db.prepare(
-      'SELECT count(*) FROM agent_reports WHERE id > coalesce((SELECT value FROM cursors WHERE name = ?), 0)',
+      'SELECT max(0, coalesce((SELECT max(id) FROM agent_reports), 0) - coalesce((SELECT value FROM cursors WHERE name = ?), 0))',
     ).pluck(),
   };
 
@@ -293,7 +323,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     instrumentAgent: (instrumentId) =>
       guarded('instrumentAgent', () => st.instrumentAgent.get(instrumentId) as string | null | undefined),
     readingsAfter: (cursor, limit) =>
-      guarded('readingsAfter', () => (st.readingsAfter.all(cursor, limit) as ReadingRow[]).map(storedReading)),
+      guarded('readingsAfter', () => (st.readingsAfter.all(cursor, limit) as unknown[][]).map(storedReadingOfRaw)),
     getCursor: (name) => guarded('getCursor', () => (st.getCursor.get(name) as number | undefined) ?? 0),
     setCursor: (name, value) => guarded('setCursor', () => void st.setCursor.run(name, value)),
     pendingCount: (cursorName) => guarded('pendingCount', () => st.pending.get(cursorName) as number),
