@@ -160,7 +160,7 @@ export function buildProgram(): Command {
       .description(
         'Import a bookings CSV (columns: instrument, start, end, user, organisation, kind, purpose, fee, samples; see docs/sharing.md). Bad rows are reported by line number and left out; the good ones are stored, and importing a file again adds nothing twice. Run with the collector stopped, or POST the file to /api/v1/bookings.',
       )
-      .argument('<file>', 'CSV file (UTF-8, with a header row; Excel exports work)'),
+      .argument('<file>', 'CSV file with a header row, UTF-8 or GBK (Excel\'s "CSV UTF-8" and plain "CSV" both work)'),
   )
     .option('--strict', 'store nothing when any row is bad')
     .addHelpText('after', '\nExample:\n  jishi bookings import bookings-2025.csv --config /etc/jishi/collector.yaml')

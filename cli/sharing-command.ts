@@ -9,6 +9,7 @@ import { systemClock } from '../common/clock.ts';
 import { syncRegistryFromConfig } from '../collector/sharing/registry.ts';
 import { buildAnnualReport, isReportYear } from '../collector/sharing/annual.ts';
 import { formatBookingErrors, parseBookingsCsv } from '../collector/sharing/bookings-csv.ts';
+import { decodeCsvBytes, GBK_NOTE } from '../collector/sharing/csv-decode.ts';
 import { annualCsv } from '../collector/sharing/export-csv.ts';
 import { annualSummaryHtml } from '../collector/sharing/summary-html.ts';
 import type { AnnualReport } from '../collector/sharing/types.ts';
@@ -98,7 +99,8 @@ export interface ImportOptions extends StoreCommandOptions {
 
 /** Imports a bookings CSV into the store; returns the exit code (0, or 1 when rows were rejected). */
 export async function runBookingsImport(file: string, opts: ImportOptions, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
-  const text = await readFile(file, 'utf8');
+  const decoded = decodeCsvBytes(await readFile(file));
+  const text = decoded.text;
   const opened = await openCollectorStore(opts);
   const release = acquireLock(opened.config.dataDir, 'jishi bookings import');
   try {
@@ -109,6 +111,7 @@ export async function runBookingsImport(file: string, opts: ImportOptions, out: 
       ...opened.store.instrumentIds(),
     ]);
     const name = basename(file);
+    if (decoded.encoding === 'gb18030') out.write(`${name}: ${GBK_NOTE}\n`);
     const parsed = parseBookingsCsv(text, { file: name, timeZone: opened.config.timeZone, knownInstruments: known, now });
     if (parsed.errors.length > 0) err.write(`${formatBookingErrors(name, parsed.errors)}\n`);
     if (opts.strict && parsed.errors.length > 0) {

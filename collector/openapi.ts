@@ -42,7 +42,7 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   'PATCH /api/v1/registry/:id': { summary: 'Change asset fields or annual entries (admin)', tags: ['sharing'], bearer: true },
   'GET /api/v1/bookings': { summary: 'Bookings overlapping local days from..to', tags: ['sharing'] },
   'POST /api/v1/bookings': {
-    summary: 'Import bookings: text/csv with the documented columns, or JSON (admin)',
+    summary: 'Import bookings: text/csv (UTF-8 or GBK; a charset parameter is followed) with the documented columns, or JSON (admin)',
     tags: ['sharing'],
     bearer: true,
     description: 'Good records are stored even when others are bad: 200 lists the bad ones, 422 when none was good. See docs/sharing.md.',

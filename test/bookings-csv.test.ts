@@ -198,10 +198,10 @@ describe('parseBookingsCsv', () => {
     ]);
   });
 
-  it('hints at GBK when the header is not UTF-8', () => {
+  it('says what to do when the header has unreadable characters (an encoding other than UTF-8 and GBK)', () => {
     const r = parseBookingsCsv('\uFFFD\uFFFD\uFFFD\uFFFD,start,end,user,organisation,kind\n', opts);
     expect(r.errors.map((e) => e.message)).toEqual([
-      'the file is not UTF-8 (Excel "CSV" saves GBK on Chinese Windows): save it as "CSV UTF-8" and import again',
+      'the header has characters that are neither UTF-8 nor GBK (a Big5 or Shift-JIS file?): save the file as "CSV UTF-8" and import again',
       expect.stringContaining('required column "instrument" is missing'),
     ]);
   });

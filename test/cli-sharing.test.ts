@@ -62,6 +62,22 @@ describe('jishi bookings import / jishi export annual', () => {
     expect(again.stdout).toContain('0 booking(s) imported, 2 already there');
   });
 
+  it('imports a GBK file (Excel "CSV" on Chinese Windows) as it is, and says how it read it', () => {
+    const gbk = join(dir, 'bookings-gbk.csv');
+    writeFileSync(gbk, readFileSync(new URL('./fixtures/bookings-gbk.csv', import.meta.url)));
+    const r = jishi('bookings', 'import', gbk, '--config', config);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('bookings-gbk.csv: not UTF-8, read as GBK (GB18030)');
+    expect(r.stdout).toContain('bookings-gbk.csv: 2 booking(s) imported, 0 already there');
+    const store = openSqliteStore(join(dir, 'data', 'jishi.sqlite'));
+    try {
+      const users = store.sharing.bookings(undefined, Date.parse('2025-01-01T00:00:00+08:00'), Date.parse('2026-01-01T00:00:00+08:00')).map((b) => `${b.user}@${b.organisation}`);
+      expect(users).toEqual(expect.arrayContaining(['张伟@复旦大学化学系', '刘洋@材料学院']));
+    } finally {
+      store.close();
+    }
+  });
+
   it('exports the year as XLSX and as three CSV files, every instrument shown', async () => {
     const xlsx = join(dir, '2025.xlsx');
     const out = jishi('export', 'annual', '--config', config, '--year', '2025', '--out', xlsx);

@@ -22,6 +22,7 @@ import { addDays, dayStart, localDay } from '../engine/time-zone.ts';
 import { isValidDay } from '../engine/calendar.ts';
 import { buildAnnualReport, isReportYear } from '../sharing/annual.ts';
 import { formatBookingErrors, parseBookingsCsv } from '../sharing/bookings-csv.ts';
+import { charsetOf, decodeCsvBytes, GBK_NOTE } from '../sharing/csv-decode.ts';
 import { annualCsv } from '../sharing/export-csv.ts';
 import { API_FIELDS, annualOf, assetOf } from '../sharing/registry.ts';
 import { annualSummaryHtml } from '../sharing/summary-html.ts';
@@ -137,7 +138,8 @@ export function registerSharingRoutes(app: CollectorApp, o: SharingRouteOptions)
     new Set([...o.instrumentIds, ...sharing.registry().map((r) => r.id), ...app.store.instrumentIds()]);
 
   // CSV bodies for POST /api/v1/bookings (other routes stay JSON only).
-  app.addContentTypeParser(['text/csv', 'application/csv'], { parseAs: 'string', bodyLimit: MAX_BOOKINGS_CSV_BYTES }, (_req, body, done) => done(null, body));
+  // Kept as bytes: the file may be GBK (Excel's plain "CSV" on Chinese Windows); see csv-decode.ts.
+  app.addContentTypeParser(['text/csv', 'application/csv'], { parseAs: 'buffer', bodyLimit: MAX_BOOKINGS_CSV_BYTES }, (_req, body, done) => done(null, body));
 
   app.get(REGISTRY_PATH, async () => {
     const records = new Map(sharing.registry().map((r) => [r.id, r]));
@@ -201,10 +203,12 @@ export function registerSharingRoutes(app: CollectorApp, o: SharingRouteOptions)
     let warnings: Array<{ line?: number; column?: string; message: string }> = [];
     if (type === 'text/csv' || type === 'application/csv') {
       const file = (request.headers['x-file-name'] as string | undefined) ?? 'upload.csv';
-      const parsed = parseBookingsCsv(String(request.body ?? ''), { file, timeZone: tz, knownInstruments: known, now });
+      const body = Buffer.isBuffer(request.body) ? request.body : Buffer.from(String(request.body ?? ''), 'utf8');
+      const decoded = decodeCsvBytes(body, charsetOf(request.headers['content-type']));
+      const parsed = parseBookingsCsv(decoded.text, { file, timeZone: tz, knownInstruments: known, now });
       good = parsed.bookings.map(({ line, ...b }) => ({ ...b, source: `${file}:${line}` }));
       errors = parsed.errors;
-      warnings = parsed.warnings;
+      warnings = decoded.encoding === 'gb18030' && decoded.how === 'detected' ? [{ line: 1, message: GBK_NOTE }, ...parsed.warnings] : parsed.warnings;
       if (errors.length > 0) request.log.warn({ admin, file, bad: errors.length }, formatBookingErrors(file, parsed.errors));
     } else {
       const { Value } = await import('@sinclair/typebox/value');

@@ -3,7 +3,8 @@
  * (DOMAIN "External service hours": attribution comes from booking records, CSV import or an API).
  *
  * The file
- * - UTF-8, with or without a BOM (Excel "CSV UTF-8"); CRLF, LF or CR line ends; RFC 4180 quoting (a field in
+ * - Text: the caller decodes the bytes (./csv-decode.ts: UTF-8 with or without a BOM, or GBK / GB18030, what Excel's
+ *   plain "CSV" saves on Chinese Windows); CRLF, LF or CR line ends; RFC 4180 quoting (a field in
  *   double quotes may hold commas, newlines and `""` for a quote). A first line `sep=,` (Excel hint) is skipped.
  * - A header row naming the columns (BOOKING_COLUMNS): any order, case-insensitive, English or Chinese names;
  *   spaces, `-` and `_` are the same, and a unit in brackets is ignored (`收费（元）`, `fee (CNY)`).
@@ -388,7 +389,7 @@ export function parseBookingsCsv(text: string, options: ParseBookingsOptions): P
           line: header.line,
           header: true,
           column: raw,
-          message: 'the file is not UTF-8 (Excel "CSV" saves GBK on Chinese Windows): save it as "CSV UTF-8" and import again',
+          message: 'the header has characters that are neither UTF-8 nor GBK (a Big5 or Shift-JIS file?): save the file as "CSV UTF-8" and import again',
         });
         return;
       }
