@@ -46,6 +46,11 @@ export interface HealthStatus {
     oldest_ts: number | null;
     dropped_samples: number;
     bytes: number | null;
+    /**
+     * Samples read but not in the outbox yet: waiting up to 50 ms to be written with overlapping reads, or kept in
+     * memory (at most 10,000) while the outbox fails. Above a few, the outbox is failing: see lost_samples.
+     */
+    unsaved: number;
   };
   /** Samples read but not stored because the outbox failed. */
   lost_samples: number;
@@ -88,6 +93,7 @@ export function healthStatus(s: AgentStatus, now: number): HealthStatus {
       oldest_ts: s.outbox.oldestTs ?? null,
       dropped_samples: s.outbox.droppedSamples,
       bytes: s.outbox.bytes ?? null,
+      unsaved: s.pendingSamples,
     },
     lost_samples: s.lostSamples,
     uplink: {

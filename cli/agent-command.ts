@@ -146,7 +146,9 @@ export function formatHealthStatus(s: HealthStatus): string {
     '',
     ...table,
     '',
-    `outbox backlog:  ${s.outbox.depth} sample(s)${s.outbox.oldest_ts === null ? '' : `, oldest pending ${ago(s.outbox.oldest_ts)}`}`,
+    `outbox backlog:  ${s.outbox.depth} sample(s)${s.outbox.oldest_ts === null ? '' : `, oldest pending ${ago(s.outbox.oldest_ts)}`}${
+      (s.outbox.unsaved ?? 0) > 0 ? `; ${s.outbox.unsaved} read but not in the outbox yet` : ''
+    }`,
     `dropped samples: ${s.outbox.dropped_samples} (outbox full)${s.lost_samples > 0 ? `, ${s.lost_samples} lost (outbox failed)` : ''}`,
     `last delivery:   ${ago(u.last_success_at)}, ${u.sent_samples} sample(s) in ${u.sent_batches} batch(es)${
       u.discarded_samples > 0 ? `, ${u.discarded_samples} discarded (rejected)` : ''

@@ -14,6 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { startAgent, type RunningAgent } from '../agent/agent.ts';
 import { loadAgentConfig, parseAgentConfig } from '../agent/config.ts';
 import type { HealthStatus } from '../agent/health-server.ts';
+import { formatHealthStatus } from '../cli/agent-command.ts';
 import { MemoryOutbox } from '../agent/outbox.ts';
 import { Uplink } from '../agent/uplink.ts';
 import { sha256Hex } from '../collector/auth.ts';
@@ -122,6 +123,9 @@ describe('agent health endpoint, collector status and `jishi agent status`', () 
     expect(status.outbox.depth).toBeGreaterThanOrEqual(0);
     expect(status.outbox.dropped_samples).toBe(0);
     expect(typeof status.outbox.bytes).toBe('number');
+    expect(status.outbox.unsaved).toBeGreaterThanOrEqual(0);
+    expect(formatHealthStatus({ ...status, outbox: { ...status.outbox, unsaved: 0 } })).toMatch(/^outbox backlog: +\d+ sample\(s\)(, oldest pending [^;\n]+)?$/m);
+    expect(formatHealthStatus({ ...status, outbox: { ...status.outbox, unsaved: 7 } })).toMatch(/^outbox backlog: .*; 7 read but not in the outbox yet$/m);
     expect(status.uplink.sent_samples).toBeGreaterThan(0);
     expect(status.uplink.failures).toBe(0);
     // Same machine, same clock: the skew is the time the answer took, well under a second.
