@@ -10,7 +10,7 @@ import { formatTransport, type Transport } from '../common/transport-url.ts';
 import type { DeviceProfile, ModbusRequestOptions } from '../devices/profile.ts';
 import { checkSemantics, parseHealthListen, type HealthListen, type Resolved } from './config-checks.ts';
 import { AGENT_DEFAULTS, AgentConfigSchema, CONFIG_LIMITS, HealthSectionSchema, type AgentConfigFile, type OutboxSyncMode } from './config-schema.ts';
-import { substituteEnv } from './env.ts';
+import { substituteEnv } from '../common/env.ts';
 
 export { AGENT_DEFAULTS, AgentConfigSchema, InstrumentEntrySchema, CONFIG_LIMITS, HEALTH_OFF, OUTBOX_SYNC_MODES } from './config-schema.ts';
 export { parseHealthListen, type HealthListen } from './config-checks.ts';

@@ -6,6 +6,7 @@
 import { dirname, join, resolve } from 'node:path';
 import { checkBaseUrl, isRecord, parseConfigYaml, readConfigFile, schemaIssues, sortByPath, type SchemaIssueOptions } from '../common/config-issues.ts';
 import { ConfigError, type ConfigIssue } from '../common/errors.ts';
+import { substituteEnv } from '../common/env.ts';
 import {
   COLLECTOR_DEFAULTS,
   CollectorConfigSchema,
@@ -86,6 +87,8 @@ export interface CollectorConfig {
 export interface CollectorConfigOptions {
   /** Directory a relative data_dir resolves against; default the config file's directory, else cwd. */
   baseDir?: string;
+  /** Environment for `${VAR}` substitution in values; default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** Reads and validates a collector config file. @throws ConfigError listing every problem. */
@@ -107,10 +110,12 @@ export function parseCollectorConfig(text: string, file: string, options: Collec
  */
 export function collectorConfigFromObject(obj: unknown, sourceName: string, options: CollectorConfigOptions = {}): CollectorConfig {
   const issues: ConfigIssue[] = [];
-  issues.push(...schemaIssues(CollectorConfigSchema, obj, SCHEMA_ISSUES));
-  checkSemantics(obj, issues);
+  // `${VAR}` in values, as in the agent config: secrets (influx.password, influx.token) can stay in the environment.
+  const value = substituteEnv(obj, options.env ?? process.env, issues);
+  issues.push(...schemaIssues(CollectorConfigSchema, value, SCHEMA_ISSUES));
+  checkSemantics(value, issues);
   if (issues.length > 0) throw new ConfigError(sourceName, sortByPath(issues));
-  return resolveConfig(obj as CollectorConfigFile, sourceName, options.baseDir ?? process.cwd());
+  return resolveConfig(value as CollectorConfigFile, sourceName, options.baseDir ?? process.cwd());
 }
 
 function resolveConfig(file: CollectorConfigFile, source: string, baseDir: string): CollectorConfig {

@@ -151,6 +151,34 @@ describe('collector config', () => {
     expect(message).not.toContain('hunter2');
   });
 
+  it('replaces ${VAR} in values from the environment, $${ is a literal ${, and every unset variable is listed', () => {
+    const text = [
+      'influx: { url: "http://${INFLUX_HOST}:8086", username: jishi, password: "${INFLUX_PASSWORD}" }',
+      'instruments:',
+      '  - { id: SEM-1, name: "cost $${x}" }',
+    ].join('\n');
+    const config = parseCollectorConfig(text, 'c.yaml', { env: { INFLUX_HOST: 'influx.lab', INFLUX_PASSWORD: 'p${w}$d' } });
+    expect(config.influx).toMatchObject({ url: 'http://influx.lab:8086', username: 'jishi', password: 'p${w}$d' });
+    expect(config.instruments[0]!.name).toBe('cost ${x}');
+    let err: ConfigError | undefined;
+    try {
+      parseCollectorConfig(`${text}\nlisten: { port: 99999 }\n`, 'c.yaml', { env: {} });
+    } catch (e) {
+      err = e as ConfigError;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const lines = err!.issues.map((i) => `${i.path}: ${i.message}`);
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        '/influx/url: environment variable INFLUX_HOST is not set',
+        '/influx/password: environment variable INFLUX_PASSWORD is not set',
+        '/listen/port: must be between 0 and 65535',
+      ]),
+    );
+    expect(err!.message.startsWith('c.yaml: ')).toBe(true);
+    expect(err!.message).not.toContain('INFLUX_PASSWORD}');
+  });
+
   it('reports YAML syntax errors and unreadable files as ConfigError', async () => {
     expect(() => parseCollectorConfig('listen: [', 'broken.yaml')).toThrowError(ConfigError);
     await expect(loadCollectorConfig(join(dir, 'missing.yaml'))).rejects.toThrowError(/cannot read the file/);

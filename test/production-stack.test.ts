@@ -25,6 +25,8 @@ import { silentLogger } from '../common/log.ts';
 import type { InstrumentList } from '../common/wire.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../devices/simulators/mqtt-broker.ts';
 import { renderConfigTemplate } from '../deploy/docker/render-config.ts';
+import { substituteEnv } from '../common/env.ts';
+import type { ConfigIssue } from '../common/errors.ts';
 import {
   SIM_ENGINE, SIM_FLEET, SIM_HOST, SIM_MODBUS_TCP_PORT, SIM_RTU_OVER_TCP_PORT, MQTT_SERVICE_HOST, simTransport, startSimulatedLab,
   type SimulatedLab,
@@ -346,7 +348,14 @@ describe('deploy/collector.yaml (a template rendered when the collector containe
     const out = renderConfigTemplate(text, 't.yaml', { A: 'a: b', N: '12' });
     expect(out).toContain('# a comment');
     expect(out).toContain('# why');
-    expect(parseYaml(out)).toEqual({ key: 'a: b', '${B}': 'kept', list: ['${lit}', 'a: b-a: b'], number: '12' });
+    // `${` left in a value is written `$${`: the collector, which substitutes `${VAR}` too, reads it back as rendered.
+    expect(parseYaml(out)).toEqual({ key: 'a: b', '${B}': 'kept', list: ['$${lit}', 'a: b-a: b'], number: '12' });
+    const issues: ConfigIssue[] = [];
+    expect(substituteEnv(parseYaml(out), {}, issues)).toEqual({ key: 'a: b', '${B}': 'kept', list: ['${lit}', 'a: b-a: b'], number: '12' });
+    expect(issues).toEqual([]);
+    const secret = renderConfigTemplate('password: ${P}\n', 't.yaml', { P: 'p${x}$$y' });
+    expect(substituteEnv(parseYaml(secret), {}, issues)).toEqual({ password: 'p${x}$$y' });
+    expect(issues).toEqual([]);
     expect(() => renderConfigTemplate(text, 't.yaml', {})).toThrow(/\/key: environment variable A is not set/);
   });
 

@@ -4,9 +4,10 @@
  * after YAML parsing (an environment value can never inject YAML), `$${` for a literal `${`, an unset variable an
  * error. Comments and layout are kept.
  *
- * The collector config has no `${VAR}` substitution of its own, so the production stack keeps the per-installation
- * values (token hashes; later an InfluxDB 2 token) in `.env` and renders deploy/collector.yaml when the container
- * starts (deploy/docker/entrypoint.sh, JISHI_CONFIG_TEMPLATE).
+ * The production stack keeps the per-installation values (token hashes; later an InfluxDB 2 token) in `.env` and
+ * renders deploy/collector.yaml when the container starts (deploy/docker/entrypoint.sh, JISHI_CONFIG_TEMPLATE), so
+ * that the file the collector reads says what it runs with. The collector config substitutes `${VAR}` itself as
+ * well (since 2026-12), so the rendered file writes every `${` left in a value as `$${`: it reads back as rendered.
  *
  *   node --import tsx deploy/docker/render-config.ts TEMPLATE OUTPUT
  *
@@ -17,7 +18,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseDocument, visit } from 'yaml';
-import { substituteEnv } from '../../agent/env.ts';
+import { substituteEnv } from '../../common/env.ts';
 import { ConfigError, type ConfigIssue } from '../../common/errors.ts';
 
 /**
@@ -40,7 +41,9 @@ export function renderConfigTemplate(text: string, file: string, env: Readonly<R
     // Values only: keys are never substituted (as in the agent config).
     Scalar(key, node) {
       if (key === 'key' || typeof node.value !== 'string') return;
-      const value = substituteEnv(node.value, env, []) as string;
+      // The collector substitutes `${VAR}` in its config too (common/env.ts): every `${` of the result (from a
+      // variable's value, or a template's `$${`) is written `$${`, so that it reads back as the text rendered here.
+      const value = (substituteEnv(node.value, env, []) as string).replaceAll('${', () => '$${');
       if (value !== node.value) {
         node.value = value;
         // The style chosen for the reference may not suit the value (a plain `${N}` becoming `123`): let the

@@ -1,8 +1,9 @@
 /**
- * `${VAR}` substitution in config values, applied to every string after YAML parsing (so a value
- * can never inject YAML). `$${` writes a literal `${`. An unset variable is a config issue.
+ * `${VAR}` substitution in config values (agent and collector configs, and the image's config templates),
+ * applied to every string after YAML parsing (so a value can never inject YAML). `$${` writes a literal `${`.
+ * An unset variable is a config issue.
  */
-import type { ConfigIssue } from '../common/errors.ts';
+import type { ConfigIssue } from './errors.ts';
 
 const PATTERN = /\$\$\{|\$\{([^}]*)\}/g;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
