@@ -149,6 +149,14 @@ describe('sqlite store', () => {
     expect(store.agentReportsAfter(0, 10)).toHaveLength(2);
   });
 
+  it("lists the instruments with readings for the engine, from the instruments table", () => {
+    const store = mem();
+    expect(store.engine.instrumentIds()).toEqual([]);
+    store.ingest(batch('b1', [sample(T0, 1), { instrument_id: 'AAA-2', ts: T0, readings: { power_w: 3 } }]), T0 + 100);
+    store.ingest(batch('b2', [sample(T0 + 1000, 2)], { seq: 2 }), T0 + 200);
+    expect(store.engine.instrumentIds()).toEqual(['AAA-2', 'FCM-1']);
+  });
+
   it('reads back status, error and fields outside the fixed columns', () => {
     const store = mem();
     store.ingest(
