@@ -200,7 +200,8 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     ),
     // Readings and reports are never deleted and their AUTOINCREMENT ids never reused (a rolled-back insert rolls
     // its id back too), so the rows after a cursor are exactly the id span after it: O(log n) where count(*) read
-    // every row of the backlog, on every /healthz and /metrics request.
+    // every row of the backlog, on every /healthz and /metrics request. (A retention that deletes old readings
+    // keeps this exact as long as it deletes only rows at or before every cursor.)
     pending: db.prepare(
       'SELECT max(0, coalesce((SELECT max(id) FROM readings), 0) - coalesce((SELECT value FROM cursors WHERE name = ?), 0))',
     ).pluck(),
