@@ -41,12 +41,9 @@ export function charsetOf(contentType: string | undefined): string | undefined {
 /** What an import says when it found a GBK file (the API's warning; the CLI prints it after the file name). */
 export const GBK_NOTE = 'not UTF-8, read as GBK (GB18030)';
 
-const BOM = [0xef, 0xbb, 0xbf];
-
-function decodeUtf8(bytes: Uint8Array): string {
-  const start = bytes[0] === BOM[0] && bytes[1] === BOM[1] && bytes[2] === BOM[2] ? 3 : 0;
-  return new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes.subarray(start));
-}
+/** TextDecoder drops a leading BOM (ignoreBOM false, the default). */
+const utf8 = (bytes: Uint8Array, fatal: boolean): string => new TextDecoder('utf-8', { fatal }).decode(bytes);
+const gb18030 = (bytes: Uint8Array): string => new TextDecoder('gb18030').decode(bytes);
 
 /** See the module comment. Throws JishiError JISHI_ERR_UNSUPPORTED_MEDIA_TYPE for a named charset it cannot read. */
 export function decodeCsvBytes(bytes: Uint8Array, charset?: string): DecodedCsv {
@@ -55,12 +52,11 @@ export function decodeCsvBytes(bytes: Uint8Array, charset?: string): DecodedCsv 
     if (encoding === undefined) {
       throw new JishiError('JISHI_ERR_UNSUPPORTED_MEDIA_TYPE', `charset ${JSON.stringify(charset)} is not read here: send UTF-8 or GBK (GB18030)`);
     }
-    return { text: encoding === 'utf-8' ? decodeUtf8(bytes) : new TextDecoder('gb18030').decode(bytes), encoding, how: 'named' };
+    return { text: encoding === 'utf-8' ? utf8(bytes, false) : gb18030(bytes), encoding, how: 'named' };
   }
   try {
-    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    return { text: decodeUtf8(bytes), encoding: 'utf-8', how: 'detected' };
+    return { text: utf8(bytes, true), encoding: 'utf-8', how: 'detected' };
   } catch {
-    return { text: new TextDecoder('gb18030').decode(bytes), encoding: 'gb18030', how: 'detected' };
+    return { text: gb18030(bytes), encoding: 'gb18030', how: 'detected' };
   }
 }
