@@ -10,7 +10,9 @@
  * readings' points (built by the collector's own readingToPoint, so the lines are identical) to /write; its clock
  * stops at the last 204 (InfluxDB answers 204 once the points are queryable). Bodies are serialized before the
  * clocks start on both sides. Each run uses a fresh collector store and fresh databases; the order of the two
- * sides alternates between runs.
+ * sides alternates between runs. A third side, the design bound (boundRun), runs after them in every run: the
+ * ceiling's writes again while another process stores the same readings with the collector store's ingest
+ * transaction alone, to show how much of the ceiling any design storing each reading in SQLite can keep.
  */
 import { INGEST_PATH, WIRE_VERSION } from '../common/wire.ts';
 import { buildReadings, SAMPLES_PER_BATCH, type Readings } from './lib/ingest-workload.ts';
