@@ -12,6 +12,7 @@ import { buildApp, type CollectorApp } from '../collector/app.ts';
 import { sha256Hex } from '../collector/auth.ts';
 import { collectorConfigFromObject } from '../collector/config.ts';
 import { EngineRunner } from '../collector/engine-runner.ts';
+import { fileNameHeader } from '../collector/routes/sharing.ts';
 import { charsetOf, decodeCsvBytes } from '../collector/sharing/csv-decode.ts';
 import { syncRegistryFromConfig } from '../collector/sharing/registry.ts';
 import { openSqliteStore } from '../collector/store/sqlite-store.ts';
@@ -43,6 +44,14 @@ describe('decodeCsvBytes', () => {
     expect(decodeCsvBytes(GBK, 'utf-8').text).toContain('\uFFFD');
     expect(() => decodeCsvBytes(GBK, 'big5')).toThrow(JishiError);
     expect(() => decodeCsvBytes(GBK, 'big5')).toThrow(/charset "big5" is not read here: send UTF-8 or GBK/);
+  });
+
+  it("reads X-File-Name as it is or in RFC 8187's UTF-8'' form (what the web console sends for a Chinese name)", () => {
+    expect(fileNameHeader('bookings-2025.csv')).toBe('bookings-2025.csv');
+    expect(fileNameHeader(`UTF-8''${encodeURIComponent('预约记录 2025.csv')}`)).toBe('预约记录 2025.csv');
+    expect(fileNameHeader("utf-8''%E9%A2%84%ZZ.csv")).toBe("utf-8''%E9%A2%84%ZZ.csv");
+    expect(fileNameHeader('  ')).toBeUndefined();
+    expect(fileNameHeader(undefined)).toBeUndefined();
   });
 
   it('finds the charset parameter of a Content-Type', () => {

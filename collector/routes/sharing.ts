@@ -130,6 +130,22 @@ function requireAdmin(request: FastifyRequest, admins: SharingRouteOptions['admi
   return access.require(request, ['admin'], 'this change').id;
 }
 
+/**
+ * The X-File-Name header: the name as it is, or `UTF-8''<percent-encoded>` (RFC 8187's form, what the web console
+ * sends, since a header cannot carry 中文 as it is). Undefined when absent or empty.
+ */
+export function fileNameHeader(value: string | string[] | undefined): string | undefined {
+  const raw = Array.isArray(value) ? value[0] : value;
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const m = /^utf-8''(.+)$/i.exec(raw.trim());
+  if (m === null) return raw.trim();
+  try {
+    return decodeURIComponent(m[1]!);
+  } catch {
+    return raw.trim();
+  }
+}
+
 export function registerSharingRoutes(app: CollectorApp, o: SharingRouteOptions): void {
   const { clock, engine } = o;
   const tz = engine.timeZone;
@@ -202,7 +218,7 @@ export function registerSharingRoutes(app: CollectorApp, o: SharingRouteOptions)
     let errors: Array<{ line?: number; index?: number; column?: string; value?: string; message: string }> = [];
     let warnings: Array<{ line?: number; column?: string; message: string }> = [];
     if (type === 'text/csv' || type === 'application/csv') {
-      const file = (request.headers['x-file-name'] as string | undefined) ?? 'upload.csv';
+      const file = fileNameHeader(request.headers['x-file-name']) ?? 'upload.csv';
       const body = Buffer.isBuffer(request.body) ? request.body : Buffer.from(String(request.body ?? ''), 'utf8');
       const decoded = decodeCsvBytes(body, charsetOf(request.headers['content-type']));
       const parsed = parseBookingsCsv(decoded.text, { file, timeZone: tz, knownInstruments: known, now });

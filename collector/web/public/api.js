@@ -13,11 +13,13 @@ export class ApiError extends Error {
    * @param {number} status
    * @param {string} code
    * @param {string} message
+   * @param {any} [body] the answer's JSON (a 422 of POST /api/v1/bookings lists the bad rows)
    */
-  constructor(status, code, message) {
+  constructor(status, code, message, body) {
     super(message);
     this.status = status;
     this.code = code;
+    this.body = body;
   }
 }
 
@@ -74,6 +76,38 @@ export async function getJson(path, signal) {
     throw new ApiError(res.status, body?.code ?? `HTTP_${res.status}`, body?.message ?? `${res.status} ${res.statusText}`);
   }
   return res.json();
+}
+
+/**
+ * POSTs a file's bytes as they are (a bookings CSV may be GBK: the collector decodes it) with the saved token, and
+ * returns the JSON answer. The file name goes in X-File-Name, percent-encoded (RFC 8187) when it is not ASCII.
+ * @param {string} path
+ * @param {File} file
+ * @param {string} contentType
+ * @returns {Promise<any>}
+ */
+export async function postFile(path, file, contentType) {
+  const name = /^[\x20-\x7e]*$/.test(file.name) ? file.name : `UTF-8''${encodeURIComponent(file.name)}`;
+  const res = await fetch(path, {
+    method: 'POST',
+    body: file,
+    headers: { 'content-type': contentType, 'x-file-name': name, accept: 'application/json', ...authHeaders() },
+  });
+  /** @type {any} */
+  let body = null;
+  try {
+    body = await res.json();
+  } catch {
+    // not JSON
+  }
+  // A 401 here does not open the token prompt by itself (the page would lose the answer): see askForToken.
+  if (!res.ok) throw new ApiError(res.status, body?.code ?? `HTTP_${res.status}`, body?.message ?? `${res.status} ${res.statusText}`, body);
+  return body;
+}
+
+/** Opens the console's token prompt (the one a 401 of a read opens), e.g. to enter an admin's token. */
+export function askForToken() {
+  for (const f of unauthorizedListeners) f();
 }
 
 /**

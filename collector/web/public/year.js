@@ -2,10 +2,11 @@
 /**
  * The year: utilization and sharing rate per instrument from the annual assessment report
  * (GET /api/v1/exports/annual?format=json, the same figures as the XLSX/CSV/HTML export), with the export files
- * to download.
+ * to download, and the import of a bookings CSV (POST /api/v1/bookings, admin token; the figures are reloaded after
+ * it, since bookings decide external and internal hours).
  */
-import { downloadWithToken, getJson } from './api.js';
-import { h } from './dom.js';
+import { ApiError, askForToken, downloadWithToken, getJson, postFile } from './api.js';
+import { fill, h } from './dom.js';
 import { fmtDateTime, fmtHours, fmtNumber, fmtPercent } from './format.js';
 import { t } from './i18n.js';
 
@@ -19,6 +20,73 @@ function rateCell(rate, cls) {
   // CSSOM (not a style attribute): allowed by the page's Content-Security-Policy.
   bar.style.width = `${Math.min(100, Math.max(0, (rate ?? 0) * 100))}%`;
   return h('td', { class: 'rate' }, h('span', { class: 'rate-track' }, bar), h('span', { class: 'rate-text' }, fmtPercent(rate)));
+}
+
+/**
+ * The bookings import: a file input, the collector's answer (counts, bad rows by line, notes), and what to do
+ * without an admin token.
+ * @param {() => void} onImported called after an import stored something
+ */
+function bookingsPanel(onImported) {
+  const input = /** @type {HTMLInputElement} */ (h('input', { type: 'file', id: 'bookings-file', accept: '.csv,text/csv' }));
+  const button = /** @type {HTMLButtonElement} */ (h('button', { type: 'submit', class: 'btn', id: 'bookings-submit' }, t('bookings.import')));
+  const out = h('div', { id: 'bookings-result', 'aria-live': 'polite' });
+  /** @param {any} answer */
+  const problems = (answer) => {
+    const errors = /** @type {any[]} */ (answer?.errors ?? []);
+    const warnings = /** @type {any[]} */ (answer?.warnings ?? []);
+    return [
+      errors.length > 0 &&
+        h('div', { class: 'scroll-x' },
+          h('table', { class: 'table small', id: 'bookings-errors' },
+            h('thead', {}, h('tr', {}, h('th', { class: 'num' }, t('bookings.line')), h('th', {}, t('bookings.column')), h('th', {}, t('bookings.value')), h('th', {}, t('bookings.problem')))),
+            h('tbody', {},
+              ...errors.map((e) =>
+                h('tr', { 'data-line': String(e.line ?? e.index ?? '') },
+                  h('td', { class: 'num' }, String(e.line ?? (e.index !== undefined ? `#${e.index}` : ''))),
+                  h('td', {}, e.column ?? ''),
+                  h('td', { class: 'ellipsis' }, e.value ?? ''),
+                  h('td', {}, e.message)))))),
+      warnings.length > 0 &&
+        h('div', { class: 'small muted', id: 'bookings-warnings' },
+          t('bookings.warnings'),
+          h('ul', {}, ...warnings.map((w) => h('li', {}, `${w.line !== undefined ? `${t('bookings.line')} ${w.line}` : ''}${w.column ? ` (${w.column})` : ''}: ${w.message}`)))),
+    ];
+  };
+  const submit = async (/** @type {Event} */ e) => {
+    e.preventDefault();
+    const file = input.files?.[0];
+    if (!file) {
+      out.replaceChildren(h('p', { class: 'error' }, t('bookings.noFile')));
+      return;
+    }
+    button.disabled = true;
+    out.replaceChildren(h('p', { class: 'muted' }, t('bookings.importing')));
+    try {
+      const answer = await postFile('/api/v1/bookings', file, 'text/csv');
+      fill(out,
+        h('p', { class: 'ok', id: 'bookings-summary' }, t('bookings.result', { file: file.name, inserted: answer.inserted, duplicates: answer.duplicates, rejected: answer.rejected })),
+        problems(answer));
+      if (answer.inserted > 0) onImported();
+    } catch (err) {
+      const error = /** @type {Error} */ (err);
+      if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+        out.replaceChildren(
+          h('p', { class: 'error', id: 'bookings-summary' }, t('bookings.needAdmin', { message: error.message }),
+            ' ', h('button', { type: 'button', class: 'btn small', id: 'bookings-token', 'on:click': askForToken }, t('bookings.enterToken'))),
+        );
+      } else {
+        fill(out, h('p', { class: 'error', id: 'bookings-summary' }, t('common.error', { message: error.message })), problems(error instanceof ApiError ? error.body : null));
+      }
+    } finally {
+      button.disabled = false;
+    }
+  };
+  return h('section', { class: 'panel bookings-import', id: 'bookings-import' },
+    h('h2', {}, t('bookings.title')),
+    h('p', { class: 'small muted' }, t('bookings.hint')),
+    h('form', { 'on:submit': submit }, input, ' ', button),
+    out);
 }
 
 /**
@@ -44,10 +112,11 @@ export function mountYear(main, year) {
         link(`${base}&format=csv`, t('year.csv'), 'dl-csv'),
         link(`${base}&format=csv&sheet=sessions`, t('year.csvSessions'), 'dl-csv-sessions'),
         h('a', { href: `${base}&format=html`, class: 'btn download dl-html', target: '_blank', rel: 'noopener' }, t('year.html'))),
-      body),
+      body,
+      bookingsPanel(() => void load())),
   );
 
-  (async () => {
+  async function load() {
     try {
       const report = await getJson(`${base}&format=json`, abort.signal);
       const tz = report.time_zone;
@@ -99,6 +168,7 @@ export function mountYear(main, year) {
     } catch (err) {
       if (!abort.signal.aborted) body.replaceChildren(h('p', { class: 'error' }, t('common.error', { message: String(/** @type {Error} */ (err).message) })));
     }
-  })();
+  }
+  void load();
   return () => abort.abort();
 }
