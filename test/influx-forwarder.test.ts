@@ -126,7 +126,7 @@ describe.skipIf(requireOrSkip('influxd', influxdAvailable()))('InfluxDB forwarde
     await until('woken forward', () => up.status().forwarded === 13, 5000);
   });
 
-  it('writes batches of a backlog two at a time; a failed batch is written again, the ones before it are not', async () => {
+  it('keeps four batches of a backlog in flight; a failed batch is written again, the ones before it are not', async () => {
     const store = newStore();
     const samples = Array.from({ length: 95 }, (_, i) => ({ instrument_id: 'PIPE-1', ts: T0 + i * 1000, readings: { power_w: i } }));
     ingest(store, samples);
@@ -160,10 +160,12 @@ describe.skipIf(requireOrSkip('influxd', influxdAvailable()))('InfluxDB forwarde
     forwarders.push(f);
     f.start();
     await until('catch-up', () => f.status().pending === 0);
-    expect(maxInFlight).toBe(2);
-    // 0 and 10 together; 10 failed: 0 is not written again, 10 is (with 20 alongside it).
-    expect(writes.slice(0, 4)).toEqual([0, 10, 10, 20]);
+    expect(maxInFlight).toBe(4);
+    // 0, 10, 20 and 30 together, 40 as soon as 0 is done; 10 failed: 0 is not written again, 10 and the batches
+    // after it are (the cursor stayed after 0).
+    expect(writes.slice(0, 6)).toEqual([0, 10, 20, 30, 40, 10]);
     expect(writes.filter((w) => w === 0)).toHaveLength(1);
+    expect(writes.filter((w) => w === 10)).toHaveLength(2);
     expect(f.status()).toMatchObject({ forwarded: 95, skipped: 0, lastError: null });
     const rows = await select('jishi_pipeline');
     expect(rows.map((r) => r.power_w)).toEqual(samples.map((s) => s.readings.power_w));

@@ -79,7 +79,9 @@ function describe(err: unknown): string {
 }
 
 /** Batches of readings written to InfluxDB at the same time while a backlog is worked off. */
-const READING_PIPELINE = 2;
+const READING_PIPELINE = 4;
+/** Batches of readings forwarded in one pass before the results, agent reports and live states get their turn. */
+const READING_BATCHES_PER_PASS = 20;
 
 export function createInfluxForwarder(options: InfluxForwarderOptions): InfluxForwarder {
   const { store } = options;
@@ -240,18 +242,22 @@ export function createInfluxForwarder(options: InfluxForwarderOptions): InfluxFo
   }
 
   /**
-   * Forwards up to READING_PIPELINE batches of readings, their writes in flight together (the next batch is read
-   * and encoded while InfluxDB writes the previous one). The cursor moves past a batch only when it and every batch
-   * before it are written; after a failure the later batches are written again (InfluxDB keeps one point per
+   * Forwards readings in batches, READING_PIPELINE of them in flight at a time: as soon as the oldest write is
+   * done the next batch is read and encoded, so InfluxDB always has writes to work on while a backlog drains (and
+   * the collector reads the next batch while InfluxDB writes). At most READING_BATCHES_PER_PASS batches per call,
+   * so results, agent reports and live states get their turn. The cursor moves past a batch only when it and every
+   * batch before it are written; after a failure the later batches are written again (InfluxDB keeps one point per
    * series and time, so a point written twice is stored once). True when more are waiting.
    */
   async function forwardReadings(): Promise<boolean> {
     let cursor = store.getCursor(cursorName);
     const writes: Array<{ last: number; points: number; empty: number; done: Promise<number> }> = [];
-    let more = false;
-    for (let k = 0; k < READING_PIPELINE; k++) {
+    let more = true;
+    let started = 0;
+    const startNext = (): void => {
       const readings = store.readingsAfter(cursor, batchSize);
-      if (readings.length === 0) break;
+      more = readings.length === batchSize;
+      if (readings.length === 0) return;
       const points: { id: number; point: IPoint }[] = [];
       let empty = 0;
       for (const r of readings) {
@@ -266,16 +272,27 @@ export function createInfluxForwarder(options: InfluxForwarderOptions): InfluxFo
       const done = points.length > 0 ? writeIsolating(points) : Promise.resolve(0);
       done.catch(() => undefined); // awaited below, in order
       writes.push({ last: cursor, points: points.length, empty, done });
-      more = readings.length === batchSize;
-      if (!more) break;
-    }
-    for (const w of writes) {
-      const bad = await w.done; // a failure leaves the cursor after the last batch written before it
+      started++;
+    };
+    const canStart = (): boolean => more && started < READING_BATCHES_PER_PASS && writes.length < READING_PIPELINE;
+    while (canStart()) startNext();
+    while (writes.length > 0) {
+      const w = writes.shift()!;
+      let bad: number;
+      try {
+        bad = await w.done;
+      } catch (err) {
+        // The cursor stays after the last batch written before this one. The later writes are let finish first,
+        // so that the retry never has more than READING_PIPELINE writes in flight.
+        await Promise.allSettled(writes.map((x) => x.done));
+        throw err;
+      }
       store.setCursor(cursorName, w.last);
       forwarded += w.points - bad;
       skipped += bad + w.empty;
       lastSuccessAt = clock.now();
       log.debug({ target, points: w.points - bad, cursor: w.last }, 'forwarded readings');
+      while (canStart()) startNext();
     }
     return more;
   }
