@@ -105,6 +105,25 @@ export async function postFile(path, file, contentType) {
   return body;
 }
 
+/**
+ * DELETE a resource with the saved token; returns the JSON answer. Like postFile, a 401 does not open the token
+ * prompt by itself.
+ * @param {string} path
+ * @returns {Promise<any>}
+ */
+export async function deleteJson(path) {
+  const res = await fetch(path, { method: 'DELETE', headers: { accept: 'application/json', ...authHeaders() } });
+  /** @type {any} */
+  let body = null;
+  try {
+    body = await res.json();
+  } catch {
+    // not JSON
+  }
+  if (!res.ok) throw new ApiError(res.status, body?.code ?? `HTTP_${res.status}`, body?.message ?? `${res.status} ${res.statusText}`, body);
+  return body;
+}
+
 /** Opens the console's token prompt (the one a 401 of a read opens), e.g. to enter an admin's token. */
 export function askForToken() {
   for (const f of unauthorizedListeners) f();

@@ -5,7 +5,7 @@
  * collector config). The live state and last reading follow the event stream; a "last N hours" chart refreshes
  * itself every 30 s.
  */
-import { getJson, subscribe } from './api.js';
+import { ApiError, askForToken, deleteJson, getJson, subscribe } from './api.js';
 import { noteChanges } from './board.js';
 import { dailyChart, histogramChart, powerChart } from './charts.js';
 import { fill, h, stateBadge } from './dom.js';
@@ -80,6 +80,8 @@ export function mountInstrument(main, id, query, ctx) {
   const chartBox = h('div', { class: 'chart-box', id: 'power-chart' }, h('p', { class: 'muted' }, t('common.loading')));
   const chartNote = h('p', { class: 'muted small', id: 'chart-note' });
   const sessionsBox = h('div', { class: 'scroll', id: 'sessions' }, h('p', { class: 'muted' }, t('common.loading')));
+  const bookingsBox = h('div', { class: 'scroll', id: 'bookings' }, h('p', { class: 'muted' }, t('common.loading')));
+  const bookingsNote = h('div', { id: 'bookings-note' });
   const dailyBox = h('div', { id: 'daily-chart' }, h('p', { class: 'muted' }, t('common.loading')));
   const dailyNote = h('p', { class: 'muted small', id: 'daily-note' });
   const paramsBox = h('div', { id: 'thresholds' }, h('p', { class: 'muted' }, t('common.loading')));
@@ -106,6 +108,11 @@ export function mountInstrument(main, id, query, ctx) {
       h('div', { class: 'two-col' },
         h('section', { class: 'panel' }, h('h2', {}, t('inst.sessions')), sessionsBox),
         h('section', { class: 'panel' }, h('h2', {}, t('inst.daily')), dailyBox, dailyNote)),
+      h('section', { class: 'panel' },
+        h('h2', {}, t('inst.bookings')),
+        h('p', { class: 'small muted' }, t('inst.bookings.hint')),
+        bookingsNote,
+        bookingsBox),
       h('section', { class: 'panel' },
         h('h2', {}, t('inst.thresholds')),
         h('div', { class: 'two-col calib' }, paramsBox, calibBox)),
@@ -199,6 +206,57 @@ export function mountInstrument(main, id, query, ctx) {
     );
   }
 
+  /** Bookings overlapping the range, newest first (at most 300), each with a delete button. */
+  async function loadBookings() {
+    if (!readings) return;
+    const fromDay = localDay(readings.from, tz);
+    const toDay = localDay(readings.to - 1, tz);
+    const res = await getJson(`/api/v1/bookings?instrument=${encodeURIComponent(id)}&from=${fromDay}&to=${toDay}`, abort.signal);
+    /** @type {any[]} */
+    const list = res.bookings.filter((/** @type {any} */ b) => b.end > readings.from && b.start < readings.to).reverse().slice(0, 300);
+    if (list.length === 0) {
+      bookingsBox.replaceChildren(h('p', { class: 'muted' }, t('inst.bookings.none')));
+      return;
+    }
+    bookingsBox.replaceChildren(
+      h('table', { class: 'table', id: 'bookings-table' },
+        h('thead', {}, h('tr', {},
+          h('th', {}, t('inst.sessions.start')), h('th', {}, t('inst.sessions.end')), h('th', {}, t('inst.bookings.user')),
+          h('th', {}, t('inst.bookings.org')), h('th', {}, t('inst.bookings.kind')), h('th', {}, t('inst.bookings.source')), h('th', {}))),
+        h('tbody', {},
+          ...list.map((b) =>
+            h('tr', { 'data-booking': String(b.id) },
+              h('td', { class: 'nowrap', title: fmtDateTime(b.start, tz) }, fmtShortDateTime(b.start, tz)),
+              h('td', { class: 'nowrap', title: fmtDateTime(b.end, tz) }, fmtShortDateTime(b.end, tz, b.start)),
+              h('td', { class: 'ellipsis' }, b.user),
+              h('td', { class: 'ellipsis' }, b.organisation),
+              h('td', {}, t(b.kind === 'external' ? 'inst.bookings.external' : 'inst.bookings.internal')),
+              h('td', { class: 'ellipsis small muted' }, b.source),
+              h('td', {}, h('button', {
+                type: 'button', class: 'btn small delete-booking', title: t('inst.bookings.delete'), 'aria-label': t('inst.bookings.delete'),
+                'on:click': () => void removeBooking(b),
+              }, '×')))))),
+    );
+  }
+
+  /** @param {any} b */
+  async function removeBooking(b) {
+    if (!confirm(t('inst.bookings.confirmDelete', { user: b.user, start: fmtDateTime(b.start, tz) }))) return;
+    try {
+      await deleteJson(`/api/v1/bookings/${b.id}`);
+      bookingsNote.replaceChildren();
+      await loadBookings();
+    } catch (err) {
+      const error = /** @type {Error} */ (err);
+      if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+        bookingsNote.replaceChildren(h('p', { class: 'error', id: 'bookings-denied' }, t('inst.bookings.needAdmin', { message: error.message }),
+          ' ', h('button', { type: 'button', class: 'btn small', 'on:click': askForToken }, t('bookings.enterToken'))));
+      } else if (!abort.signal.aborted) {
+        bookingsNote.replaceChildren(h('p', { class: 'error' }, t('common.error', { message: error.message })));
+      }
+    }
+  }
+
   async function loadRange() {
     const { from, to } = range();
     lastFetch = Date.now();
@@ -211,6 +269,7 @@ export function mountInstrument(main, id, query, ctx) {
       const toDay = localDay(readings.to - 1, tz);
       const res = await getJson(`/api/v1/sessions?instrument=${encodeURIComponent(id)}&from=${fromDay}&to=${toDay}`, abort.signal);
       renderSessions(res.sessions.filter((/** @type {any} */ x) => x.end > readings.from && x.start < readings.to).reverse().slice(0, 300));
+      await loadBookings();
     } catch (err) {
       if (!abort.signal.aborted) chartBox.replaceChildren(h('p', { class: 'error' }, t('common.error', { message: String(/** @type {Error} */ (err).message) })));
     }
