@@ -1,5 +1,6 @@
 import { InfluxDB } from 'influx';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../common/clock.ts';
 import { freePort } from '../common/net.ts';
 import type { Sample } from '../common/wire.ts';
 import { createInfluxForwarder, type InfluxForwarder } from '../collector/influx/forwarder.ts';
@@ -190,5 +191,34 @@ describe.skipIf(requireOrSkip('influxd', influxdAvailable()))('InfluxDB forwarde
     expect(f.status()).toMatchObject({ forwarded: 2, skipped: 1, lastError: null });
     const rows = (await client.query('SELECT power_w FROM reading WHERE agent_id = \'lab-pc-1\' ORDER BY time', { database: 'jishi_conflict' })) as unknown as Row[];
     expect(rows.map((r) => r.power_w)).toEqual([1, 3]);
+  });
+});
+
+describe('InfluxDB forwarder: stopping', () => {
+  // A manual clock that is never advanced: the forwarder's idle interval can only end by stop() (or wake()).
+  it('stops at once when stop() comes during a pass, instead of waiting out its idle interval', { timeout: 10_000 }, async () => {
+    const store = openSqliteStore(':memory:');
+    ingest(store, [{ instrument_id: 'STOP-1', ts: T0, readings: { power_w: 1 } }]);
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let writing = false;
+    const sink: InfluxSink = {
+      target: 'fake',
+      ensureReady: async () => undefined,
+      async write() {
+        writing = true;
+        await released; // the pass is in a write when stop() is called
+      },
+      deleteFrom: async () => true,
+      isRejected: () => false,
+    };
+    const f = createInfluxForwarder({ store, sink, intervalMs: 60_000, clock: new ManualClock(T0) });
+    f.start();
+    await until('a write in progress', () => writing, 5000);
+    const stopped = f.stop();
+    release();
+    await stopped; // before the fix: the pass went on to idle(60 s) after the abort and never returned
+    expect(f.status().forwarded).toBe(1);
+    store.close();
   });
 });

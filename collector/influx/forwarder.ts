@@ -299,6 +299,8 @@ export function createInfluxForwarder(options: InfluxForwarderOptions): InfluxFo
 
   /** Waits `ms`, or less when woken or stopped. */
   function idle(ms: number): Promise<void> {
+    // Stopped during the pass: an abort listener added now would never fire (the signal has fired already).
+    if (abort.signal.aborted) return Promise.resolve();
     if (wakePending) {
       wakePending = false;
       return Promise.resolve();
