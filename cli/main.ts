@@ -163,7 +163,8 @@ export function buildProgram(): Command {
       .argument('<file>', 'CSV file with a header row, UTF-8 or GBK (Excel\'s "CSV UTF-8" and plain "CSV" both work)'),
   )
     .option('--strict', 'store nothing when any row is bad')
-    .addHelpText('after', '\nExample:\n  jishi bookings import bookings-2025.csv --config /etc/jishi/collector.yaml')
+    .option('--dry-run', 'check the file against the store and say what an import would do; store nothing')
+    .addHelpText('after', '\nExamples:\n  jishi bookings import bookings-2025.csv --config /etc/jishi/collector.yaml --dry-run\n  jishi bookings import bookings-2025.csv --config /etc/jishi/collector.yaml')
     .action(async (file: string, opts) => {
       const { runBookingsImport } = await import('./sharing-command.ts');
       process.exitCode = await runBookingsImport(file, opts);

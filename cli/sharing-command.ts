@@ -12,9 +12,9 @@ import { formatBookingErrors, parseBookingsCsv } from '../collector/sharing/book
 import { decodeCsvBytes, GBK_NOTE } from '../collector/sharing/csv-decode.ts';
 import { annualCsv } from '../collector/sharing/export-csv.ts';
 import { annualSummaryHtml } from '../collector/sharing/summary-html.ts';
-import type { AnnualReport } from '../collector/sharing/types.ts';
+import type { AnnualReport, Booking } from '../collector/sharing/types.ts';
 import { acquireLock } from '../collector/store/lock.ts';
-import { openCollectorStore, type StoreCommandOptions } from './store-command.ts';
+import { openCollectorStore, type OpenedStore, type StoreCommandOptions } from './store-command.ts';
 
 export type ExportFormat = 'xlsx' | 'csv' | 'html' | 'json';
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['xlsx', 'csv', 'html', 'json'];
@@ -95,6 +95,18 @@ export async function writeReport(report: AnnualReport, format: ExportFormat, pa
 export interface ImportOptions extends StoreCommandOptions {
   /** Report the bad rows and store nothing when there is any (default: store the good rows). */
   strict?: boolean;
+  /** Check the file against the store and say what an import would do; store nothing. */
+  dryRun?: boolean;
+}
+
+/** How many of the bookings the store has already (same instrument, start, end and user: its unique key). */
+function alreadyStored(store: OpenedStore['store'], bookings: readonly Booking[]): number {
+  if (bookings.length === 0) return 0;
+  const from = bookings.reduce((m, b) => Math.min(m, b.start), Infinity);
+  const to = bookings.reduce((m, b) => Math.max(m, b.end), -Infinity);
+  const key = (b: Booking): string => JSON.stringify([b.instrument_id, b.start, b.end, b.user]);
+  const stored = new Set(store.sharing.bookings(undefined, from, to).map(key));
+  return bookings.filter((b) => stored.has(key(b))).length;
 }
 
 /** Imports a bookings CSV into the store; returns the exit code (0, or 1 when rows were rejected). */
@@ -117,6 +129,15 @@ export async function runBookingsImport(file: string, opts: ImportOptions, out: 
     if (opts.strict && parsed.errors.length > 0) {
       out.write(`nothing imported (--strict): fix the rows above and import again\n`);
       return 1;
+    }
+    if (opts.dryRun) {
+      const duplicates = alreadyStored(opened.store, parsed.bookings);
+      out.write(
+        `${name}: ${parsed.bookings.length - duplicates} booking(s) would be imported, ${duplicates} already there` +
+          (parsed.errors.length > 0 ? `, ${parsed.errors.length} bad row(s) would be left out (listed above)` : '') +
+          '; nothing stored (--dry-run)\n',
+      );
+      return parsed.errors.length > 0 ? 1 : 0;
     }
     const result = opened.store.sharing.insertBookings(
       parsed.bookings.map(({ line, ...b }) => ({ ...b, source: `${name}:${line}` })),

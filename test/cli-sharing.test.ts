@@ -78,6 +78,27 @@ describe('jishi bookings import / jishi export annual', () => {
     }
   });
 
+  it('checks a file with --dry-run: says what an import would do and stores nothing', () => {
+    const count = (): number => {
+      const store = openSqliteStore(join(dir, 'data', 'jishi.sqlite'));
+      try {
+        return store.sharing.bookings(undefined, Date.parse('2025-01-01T00:00:00+08:00'), Date.parse('2026-01-01T00:00:00+08:00')).length;
+      } finally {
+        store.close();
+      }
+    };
+    const before = count();
+    const again = jishi('bookings', 'import', join(dir, 'bookings-2025.csv'), '--config', config, '--dry-run');
+    expect(again.code).toBe(1); // its two bad rows
+    expect(again.stdout).toContain('bookings-2025.csv: 0 booking(s) would be imported, 2 already there, 2 bad row(s) would be left out (listed above); nothing stored (--dry-run)');
+    const fresh = join(dir, 'bookings-new.csv');
+    writeFileSync(fresh, 'instrument,start,end,user,organisation,kind\nSEM-1,2025-11-03 09:00,2025-11-03 10:00,周杰,物理学院,internal\nSEM-1,2025-03-04 09:00,2025-03-04 10:00,覃明,外校大学,external\n');
+    const dry = jishi('bookings', 'import', fresh, '--config', config, '--dry-run');
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('bookings-new.csv: 1 booking(s) would be imported, 1 already there; nothing stored (--dry-run)');
+    expect(count()).toBe(before);
+  });
+
   it('exports the year as XLSX and as three CSV files, every instrument shown', async () => {
     const xlsx = join(dir, '2025.xlsx');
     const out = jishi('export', 'annual', '--config', config, '--year', '2025', '--out', xlsx);
