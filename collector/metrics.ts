@@ -254,6 +254,8 @@ export interface CollectorMetricsOptions {
   agents?: () => ReadonlyArray<{ last_batch_at: number | null }>;
   /** The InfluxDB forwarder's status, when forwarding is configured. */
   forwarderStatus?: () => ForwarderStatus;
+  /** The store's size (Store.size). */
+  storeSize?: () => { bytes: number; freeBytes: number };
   /** Where scrape-time failures (e.g. the store cannot be read) are reported. */
   onCollectError?: (err: unknown) => void;
 }
@@ -322,6 +324,12 @@ export class CollectorMetrics {
     const forwarderPending = options.forwarderStatus
       ? r.gauge({ name: 'jishi_forwarder_pending', help: 'Readings and engine results in the store not yet forwarded to InfluxDB.' })
       : undefined;
+    const storeBytes = options.storeSize
+      ? r.gauge({ name: 'jishi_store_bytes', help: 'Size of the store database in bytes (free pages included, the write-ahead log not).' })
+      : undefined;
+    const storeFreeBytes = options.storeSize
+      ? r.gauge({ name: 'jishi_store_free_bytes', help: 'Free pages of the store database in bytes (reused before the file grows).' })
+      : undefined;
     const rss = r.gauge({ name: 'jishi_process_resident_memory_bytes', help: 'Resident set size of the collector process in bytes.' });
     const heap = r.gauge({ name: 'jishi_process_heap_used_bytes', help: 'V8 heap in use by the collector process in bytes.' });
     const cpu = r.counter({ name: 'jishi_process_cpu_seconds_total', help: 'User and system CPU time of the collector process in seconds.' });
@@ -339,6 +347,12 @@ export class CollectorMetrics {
     });
     r.onCollect(() => {
       if (forwarderPending && options.forwarderStatus) forwarderPending.set({}, options.forwarderStatus().pending);
+    });
+    r.onCollect(() => {
+      if (!options.storeSize || !storeBytes || !storeFreeBytes) return;
+      const size = options.storeSize();
+      storeBytes.set({}, size.bytes);
+      storeFreeBytes.set({}, size.freeBytes);
     });
     r.onCollect(() => {
       if (!options.agents) return;
@@ -404,6 +418,7 @@ export function installMetrics(app: FastifyInstance, options: InstallMetricsOpti
   const metrics = new CollectorMetrics({
     clock: options.clock,
     agents: () => app.store.listAgents(),
+    storeSize: () => app.store.size(),
     ...(options.forwarderStatus ? { forwarderStatus: options.forwarderStatus } : {}),
     onCollectError: (err) => app.log.warn({ err }, 'metrics: a scrape-time value could not be read'),
   });

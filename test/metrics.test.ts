@@ -188,6 +188,8 @@ describe('GET /metrics', () => {
       'jishi_agents_seen',
       'jishi_process_resident_memory_bytes',
       'jishi_process_cpu_seconds_total',
+      'jishi_store_bytes',
+      'jishi_store_free_bytes',
     ]) {
       expect(families).toContain(name);
     }
@@ -196,6 +198,8 @@ describe('GET /metrics', () => {
     expect(valueOf(text, 'jishi_up')).toBe(1);
     expect(valueOf(text, 'jishi_process_resident_memory_bytes')).toBeGreaterThan(1e6);
     expect(valueOf(text, 'jishi_process_cpu_seconds_total')).toBeGreaterThan(0);
+    expect(valueOf(text, 'jishi_store_bytes')).toBeGreaterThan(4096); // the migrated schema's pages
+    expect(valueOf(text, 'jishi_store_free_bytes')).toBeGreaterThanOrEqual(0);
     expect(valueOf(text, 'jishi_ingest_batches_total', { result: 'accepted' })).toBe(0);
     expect(valueOf(text, 'jishi_ingest_batch_duration_seconds_bucket', { le: '+Inf' })).toBe(0);
     // No forwarder configured: no backlog gauge.

@@ -149,6 +149,15 @@ describe('sqlite store', () => {
     expect(store.agentReportsAfter(0, 10)).toHaveLength(2);
   });
 
+  it('reports its size, which grows with the readings', () => {
+    const store = mem();
+    const empty = store.size();
+    expect(empty.bytes).toBeGreaterThan(0);
+    store.ingest(batch('big', Array.from({ length: 2000 }, (_, i) => sample(T0 + i * 1000, i))), T0 + 1);
+    expect(store.size().bytes).toBeGreaterThan(empty.bytes + 2000 * 50);
+    expect(store.size().freeBytes).toBeGreaterThanOrEqual(0);
+  });
+
   it("lists the instruments with readings for the engine, from the instruments table", () => {
     const store = mem();
     expect(store.engine.instrumentIds()).toEqual([]);

@@ -337,6 +337,14 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       ),
     pendingAgentReports: (cursorName) => guarded('pendingAgentReports', () => st.pendingReports.get(cursorName) as number),
     ping: () => guarded('ping', () => void st.ping.get()),
+    size: () =>
+      guarded('size', () => {
+        const pageSize = db.pragma('page_size', { simple: true }) as number;
+        return {
+          bytes: (db.pragma('page_count', { simple: true }) as number) * pageSize,
+          freeBytes: (db.pragma('freelist_count', { simple: true }) as number) * pageSize,
+        };
+      }),
     close: () => {
       if (db.open) db.close();
     },

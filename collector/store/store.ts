@@ -100,5 +100,7 @@ export interface Store {
   pendingAgentReports(cursorName: string): number;
   /** Throws JishiError('JISHI_ERR_STORE_UNAVAILABLE') when the store cannot be read. */
   ping(): void;
+  /** Size of the database (its pages, free ones included; not the write-ahead log), and of its free pages, in bytes. */
+  size(): { bytes: number; freeBytes: number };
   close(): void;
 }
