@@ -274,7 +274,8 @@ export function createInfluxForwarder(options: InfluxForwarderOptions): InfluxFo
       writes.push({ last: cursor, points: points.length, empty, done });
       started++;
     };
-    const canStart = (): boolean => more && started < READING_BATCHES_PER_PASS && writes.length < READING_PIPELINE;
+    // Stopped: no new batch (stop() waits for the writes in flight, not for the rest of the pass).
+    const canStart = (): boolean => running && more && started < READING_BATCHES_PER_PASS && writes.length < READING_PIPELINE;
     while (canStart()) startNext();
     while (writes.length > 0) {
       const w = writes.shift()!;
