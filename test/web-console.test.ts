@@ -227,6 +227,12 @@ describe.skipIf(requireOrSkip('chromium', executable(CHROMIUM)))('web console in
     expect(scrollWidth).toBeLessThanOrEqual(1366);
   };
 
+  /** Answers the console's token prompt. */
+  const enterToken = async (token: string): Promise<void> => {
+    await page.fill('#token-input', token);
+    await page.click('#token-input ~ button[type="submit"]');
+  };
+
   const screenshot = async (name: string, fullPage = false): Promise<void> => {
     if (SCREENSHOTS) await page.screenshot({ path: new URL(`${name}.png`, SCREENSHOT_DIR).pathname, fullPage });
   };
@@ -356,8 +362,7 @@ describe.skipIf(requireOrSkip('chromium', executable(CHROMIUM)))('web console in
     await page.waitForSelector('#bookings-token');
     expect(await page.textContent('#bookings-summary')).toMatch(/^Importing needs an admin token: /);
     await page.click('#bookings-token');
-    await page.fill('#token-input', ADMIN_TOKEN);
-    await page.click('#token-input ~ button[type="submit"]');
+    await enterToken(ADMIN_TOKEN);
     await page.waitForSelector('#year-table tbody tr');
     await page.setInputFiles('#bookings-file', file);
     await page.click('#bookings-submit');
@@ -390,8 +395,7 @@ describe.skipIf(requireOrSkip('chromium', executable(CHROMIUM)))('web console in
     await page.waitForSelector('#bookings-denied');
     expect(await page.textContent('#bookings-denied')).toMatch(/^Deleting needs an admin token: /);
     await page.click('#bookings-denied button');
-    await page.fill('#token-input', ADMIN_TOKEN);
-    await page.click('#token-input ~ button[type="submit"]');
+    await enterToken(ADMIN_TOKEN);
     await page.waitForSelector('#bookings-table tbody tr');
     await page.click('#bookings-table .delete-booking');
     await page.waitForFunction(() => document.querySelector('#bookings table') === null);

@@ -64,18 +64,25 @@ function authHeaders() {
  */
 export async function getJson(path, signal) {
   const res = await fetch(path, { headers: { accept: 'application/json', ...authHeaders() }, cache: 'no-store', ...(signal ? { signal } : {}) });
-  if (!res.ok) {
-    /** @type {any} */
-    let body = null;
-    try {
-      body = await res.json();
-    } catch {
-      // not JSON
-    }
-    if (res.status === 401) for (const f of unauthorizedListeners) f();
-    throw new ApiError(res.status, body?.code ?? `HTTP_${res.status}`, body?.message ?? `${res.status} ${res.statusText}`);
+  if (res.status === 401) for (const f of unauthorizedListeners) f();
+  return jsonOrError(res);
+}
+
+/**
+ * The JSON of an answer; an ApiError (with the collector's code, message and body) when it is not 2xx.
+ * @param {Response} res
+ * @returns {Promise<any>}
+ */
+async function jsonOrError(res) {
+  /** @type {any} */
+  let body = null;
+  try {
+    body = await res.json();
+  } catch {
+    // not JSON
   }
-  return res.json();
+  if (!res.ok) throw new ApiError(res.status, body?.code ?? `HTTP_${res.status}`, body?.message ?? `${res.status} ${res.statusText}`, body);
+  return body;
 }
 
 /**
@@ -93,16 +100,8 @@ export async function postFile(path, file, contentType) {
     body: file,
     headers: { 'content-type': contentType, 'x-file-name': name, accept: 'application/json', ...authHeaders() },
   });
-  /** @type {any} */
-  let body = null;
-  try {
-    body = await res.json();
-  } catch {
-    // not JSON
-  }
   // A 401 here does not open the token prompt by itself (the page would lose the answer): see askForToken.
-  if (!res.ok) throw new ApiError(res.status, body?.code ?? `HTTP_${res.status}`, body?.message ?? `${res.status} ${res.statusText}`, body);
-  return body;
+  return jsonOrError(res);
 }
 
 /**
@@ -113,15 +112,7 @@ export async function postFile(path, file, contentType) {
  */
 export async function deleteJson(path) {
   const res = await fetch(path, { method: 'DELETE', headers: { accept: 'application/json', ...authHeaders() } });
-  /** @type {any} */
-  let body = null;
-  try {
-    body = await res.json();
-  } catch {
-    // not JSON
-  }
-  if (!res.ok) throw new ApiError(res.status, body?.code ?? `HTTP_${res.status}`, body?.message ?? `${res.status} ${res.statusText}`, body);
-  return body;
+  return jsonOrError(res);
 }
 
 /** Opens the console's token prompt (the one a 401 of a read opens), e.g. to enter an admin's token. */
