@@ -158,9 +158,9 @@ export function buildProgram(): Command {
     bookingsCommand
       .command('import')
       .description(
-        'Import a bookings CSV (columns: instrument, start, end, user, organisation, kind, purpose, fee, samples; see docs/sharing.md). Bad rows are reported by line number and left out; the good ones are stored, and importing a file again adds nothing twice. Run with the collector stopped, or POST the file to /api/v1/bookings.',
+        'Import a bookings CSV or .xlsx workbook (columns: instrument, start, end, user, organisation, kind, purpose, fee, samples; see docs/sharing.md). Bad rows are reported by line number and left out; the good ones are stored, and importing a file again adds nothing twice. Run with the collector stopped, or POST the file to /api/v1/bookings.',
       )
-      .argument('<file>', 'CSV file with a header row, UTF-8 or GBK (Excel\'s "CSV UTF-8" and plain "CSV" both work)'),
+      .argument('<file>', 'CSV file with a header row, UTF-8 or GBK (Excel\'s "CSV UTF-8" and plain "CSV" both work), or an Excel workbook (.xlsx: its first sheet with data)'),
   )
     .option('--strict', 'store nothing when any row is bad')
     .option('--dry-run', 'check the file against the store and say what an import would do; store nothing')

@@ -9,6 +9,7 @@ import { systemClock } from '../common/clock.ts';
 import { syncRegistryFromConfig } from '../collector/sharing/registry.ts';
 import { buildAnnualReport, isReportYear } from '../collector/sharing/annual.ts';
 import { formatBookingErrors, parseBookingsCsv } from '../collector/sharing/bookings-csv.ts';
+import { looksLikeXlsx, xlsxBookingsText } from '../collector/sharing/bookings-xlsx.ts';
 import { decodeCsvBytes, GBK_NOTE } from '../collector/sharing/csv-decode.ts';
 import { annualCsv } from '../collector/sharing/export-csv.ts';
 import { annualSummaryHtml } from '../collector/sharing/summary-html.ts';
@@ -109,10 +110,13 @@ function alreadyStored(store: OpenedStore['store'], bookings: readonly Booking[]
   return bookings.filter((b) => stored.has(key(b))).length;
 }
 
-/** Imports a bookings CSV into the store; returns the exit code (0, or 1 when rows were rejected). */
+/** Imports a bookings CSV or Excel workbook into the store; returns the exit code (0, or 1 when rows were rejected). */
 export async function runBookingsImport(file: string, opts: ImportOptions, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
-  const decoded = decodeCsvBytes(await readFile(file));
-  const text = decoded.text;
+  const bytes = await readFile(file);
+  // An Excel workbook (.xlsx) is read as the CSV text of its first sheet with data; anything else is a CSV file.
+  const workbook = looksLikeXlsx(bytes) ? await xlsxBookingsText(bytes) : undefined;
+  const decoded = workbook === undefined ? decodeCsvBytes(bytes) : undefined;
+  const text = workbook?.text ?? decoded!.text;
   const opened = await openCollectorStore(opts);
   const release = acquireLock(opened.config.dataDir, 'jishi bookings import');
   try {
@@ -123,7 +127,8 @@ export async function runBookingsImport(file: string, opts: ImportOptions, out: 
       ...opened.store.instrumentIds(),
     ]);
     const name = basename(file);
-    if (decoded.encoding === 'gb18030') out.write(`${name}: ${GBK_NOTE}\n`);
+    if (workbook !== undefined) out.write(`${name}: read sheet ${JSON.stringify(workbook.sheet)} of the workbook\n`);
+    if (decoded?.encoding === 'gb18030') out.write(`${name}: ${GBK_NOTE}\n`);
     const parsed = parseBookingsCsv(text, { file: name, timeZone: opened.config.timeZone, knownInstruments: known, now });
     if (parsed.errors.length > 0) err.write(`${formatBookingErrors(name, parsed.errors)}\n`);
     if (opts.strict && parsed.errors.length > 0) {

@@ -42,7 +42,7 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   'PATCH /api/v1/registry/:id': { summary: 'Change asset fields or annual entries (admin)', tags: ['sharing'], bearer: true },
   'GET /api/v1/bookings': { summary: 'Bookings overlapping local days from..to', tags: ['sharing'] },
   'POST /api/v1/bookings': {
-    summary: 'Import bookings: text/csv (UTF-8 or GBK; a charset parameter is followed) with the documented columns, or JSON (admin)',
+    summary: 'Import bookings: text/csv (UTF-8 or GBK; a charset parameter is followed) or an .xlsx workbook with the documented columns, or JSON (admin)',
     tags: ['sharing'],
     bearer: true,
     description: 'Good records are stored even when others are bad: 200 lists the bad ones, 422 when none was good. See docs/sharing.md.',
@@ -69,8 +69,8 @@ const TAGS = [
 /** Extra request descriptions of routes whose body the route validates itself (no body schema). */
 const BODY_DOCS: Readonly<Record<string, Pick<FastifySchema, 'body'> & { consumes: string[] }>> = {
   'POST /api/v1/bookings': {
-    consumes: ['application/json', 'text/csv'],
-    body: { type: 'object', description: 'JSON `{ "bookings": [...] }`, or a CSV file with the columns of docs/sharing.md' },
+    consumes: ['application/json', 'text/csv', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'],
+    body: { type: 'object', description: 'JSON `{ "bookings": [...] }`, or a CSV file or Excel workbook (.xlsx) with the columns of docs/sharing.md' },
   },
 };
 

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import ExcelJS from 'exceljs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../collector/store/sqlite-store.ts';
+import { bookingsWorkbook } from './helpers/bookings-workbook.ts';
 
 const BIN = fileURLToPath(new URL('../bin/jishi.mjs', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'jishi-cli-sharing-'));
@@ -76,6 +77,16 @@ describe('jishi bookings import / jishi export annual', () => {
     } finally {
       store.close();
     }
+  });
+
+  it('imports an Excel workbook (.xlsx): the same bookings as the GBK file are found already there', async () => {
+    const xlsx = join(dir, 'bookings.xlsx');
+    writeFileSync(xlsx, await bookingsWorkbook(['SEM-1', 'XRD-2']));
+    const r = jishi('bookings', 'import', xlsx, '--config', config);
+    expect(r.code).toBe(1); // its NOPE-9 row
+    expect(r.stdout).toContain('bookings.xlsx: read sheet "预约记录" of the workbook');
+    expect(r.stdout).toContain('bookings.xlsx: 0 booking(s) imported, 2 already there, 1 bad row(s) left out (listed above)');
+    expect(r.stderr).toMatch(/line 5, instrument: .*NOPE-9/);
   });
 
   it('checks a file with --dry-run: says what an import would do and stores nothing', () => {

@@ -30,6 +30,7 @@ import { startModbusTcpSimulator, type ModbusTcpSimulator } from '../devices/sim
 import { createTrace, DEMO_TRACES } from '../devices/traces.ts';
 import { executable, requireOrSkip } from './helpers/require-tool.ts';
 import { until } from './helpers/wait.ts';
+import { bookingsWorkbook } from './helpers/bookings-workbook.ts';
 
 // Browser globals used inside page.evaluate / waitForFunction callbacks (the project's lib has no DOM types).
 interface PageElement {
@@ -403,6 +404,25 @@ describe.skipIf(requireOrSkip('chromium', executable(CHROMIUM)))('web console in
     const left = (await (await fetch(`${base}/api/v1/bookings?instrument=${FLEET[2].id}`)).json()) as { bookings: unknown[] };
     expect(left.bookings).toEqual([]);
     await fitsWidth();
+    await page.click('#forget-token');
+  });
+
+  it('imports an Excel workbook (.xlsx) from the year page', async () => {
+    const year = localDay(Date.now(), TZ).slice(0, 4);
+    const file = join(dataDir, 'bookings-2025.xlsx');
+    await writeFile(file, await bookingsWorkbook([FLEET[0].id, FLEET[1].id]));
+    await page.goto(`${base}/#/year/${year}`);
+    await page.waitForSelector('#year-table tbody tr');
+    // An admin's token saved as the token prompt saves it.
+    await page.evaluate((token) => (globalThis as unknown as { localStorage: { setItem(k: string, v: string): void } }).localStorage.setItem('jishi.token', token), ADMIN_TOKEN);
+    await page.reload();
+    await page.waitForSelector('#year-table tbody tr');
+    await page.setInputFiles('#bookings-file', file);
+    await page.click('#bookings-submit');
+    await page.waitForSelector('#bookings-summary.ok');
+    expect(await page.textContent('#bookings-summary')).toBe('bookings-2025.xlsx: 2 imported, 0 already there, 1 bad row(s) left out.');
+    expect(await page.textContent('#bookings-errors tr[data-line="5"]')).toContain('NOPE-9');
+    expect(await page.textContent('#bookings-warnings')).toContain('read sheet "预约记录" of the workbook');
     await page.click('#forget-token');
   });
 

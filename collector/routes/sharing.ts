@@ -22,6 +22,7 @@ import { addDays, dayStart, localDay } from '../engine/time-zone.ts';
 import { isValidDay } from '../engine/calendar.ts';
 import { buildAnnualReport, isReportYear } from '../sharing/annual.ts';
 import { formatBookingErrors, parseBookingsCsv } from '../sharing/bookings-csv.ts';
+import { XLSX_CONTENT_TYPE, xlsxBookingsText } from '../sharing/bookings-xlsx.ts';
 import { charsetOf, decodeCsvBytes, GBK_NOTE } from '../sharing/csv-decode.ts';
 import { annualCsv } from '../sharing/export-csv.ts';
 import { API_FIELDS, annualOf, assetOf } from '../sharing/registry.ts';
@@ -155,7 +156,9 @@ export function registerSharingRoutes(app: CollectorApp, o: SharingRouteOptions)
 
   // CSV bodies for POST /api/v1/bookings (other routes stay JSON only).
   // Kept as bytes: the file may be GBK (Excel's plain "CSV" on Chinese Windows); see csv-decode.ts.
-  app.addContentTypeParser(['text/csv', 'application/csv'], { parseAs: 'buffer', bodyLimit: MAX_BOOKINGS_CSV_BYTES }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(['text/csv', 'application/csv', XLSX_CONTENT_TYPE], { parseAs: 'buffer', bodyLimit: MAX_BOOKINGS_CSV_BYTES }, (_req, body, done) =>
+    done(null, body),
+  );
 
   app.get(REGISTRY_PATH, async () => {
     const records = new Map(sharing.registry().map((r) => [r.id, r]));
@@ -217,14 +220,21 @@ export function registerSharingRoutes(app: CollectorApp, o: SharingRouteOptions)
     let good: Array<Booking & { source: string }>;
     let errors: Array<{ line?: number; index?: number; column?: string; value?: string; message: string }> = [];
     let warnings: Array<{ line?: number; column?: string; message: string }> = [];
-    if (type === 'text/csv' || type === 'application/csv') {
-      const file = fileNameHeader(request.headers['x-file-name']) ?? 'upload.csv';
+    if (type === 'text/csv' || type === 'application/csv' || type === XLSX_CONTENT_TYPE) {
+      const xlsx = type === XLSX_CONTENT_TYPE;
+      const file = fileNameHeader(request.headers['x-file-name']) ?? (xlsx ? 'upload.xlsx' : 'upload.csv');
       const body = Buffer.isBuffer(request.body) ? request.body : Buffer.from(String(request.body ?? ''), 'utf8');
-      const decoded = decodeCsvBytes(body, charsetOf(request.headers['content-type']));
-      const parsed = parseBookingsCsv(decoded.text, { file, timeZone: tz, knownInstruments: known, now });
+      // A workbook is read as the CSV text of its first sheet with data (bookings-xlsx.ts); a CSV file is decoded.
+      const workbook = xlsx ? await xlsxBookingsText(body) : undefined;
+      const decoded = workbook === undefined ? decodeCsvBytes(body, charsetOf(request.headers['content-type'])) : undefined;
+      const parsed = parseBookingsCsv(workbook?.text ?? decoded!.text, { file, timeZone: tz, knownInstruments: known, now });
       good = parsed.bookings.map(({ line, ...b }) => ({ ...b, source: `${file}:${line}` }));
       errors = parsed.errors;
-      warnings = decoded.encoding === 'gb18030' && decoded.how === 'detected' ? [{ line: 1, message: GBK_NOTE }, ...parsed.warnings] : parsed.warnings;
+      const notes = [
+        ...(workbook !== undefined ? [{ message: `read sheet ${JSON.stringify(workbook.sheet)} of the workbook` }] : []),
+        ...(decoded?.encoding === 'gb18030' && decoded.how === 'detected' ? [{ line: 1, message: GBK_NOTE }] : []),
+      ];
+      warnings = [...notes, ...parsed.warnings];
       if (errors.length > 0) request.log.warn({ admin, file, bad: errors.length }, formatBookingErrors(file, parsed.errors));
     } else {
       const { Value } = await import('@sinclair/typebox/value');

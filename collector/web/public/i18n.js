@@ -158,10 +158,10 @@ export const STRINGS = {
   'year.empty': { zh: '这一年没有仪器。', en: 'No instruments in this year.' },
   'year.totals': { zh: '合计', en: 'Totals' },
   'year.generated': { zh: '生成于 {time}（{tz}）', en: 'generated {time} ({tz})' },
-  'bookings.title': { zh: '导入预约 / 使用记录（CSV）', en: 'Import bookings (CSV)' },
+  'bookings.title': { zh: '导入预约 / 使用记录（CSV 或 Excel）', en: 'Import bookings (CSV or Excel)' },
   'bookings.hint': {
-    zh: '预约系统或 Excel 导出的 CSV（UTF-8 或 GBK 均可）：仪器编号、开始时间、结束时间、使用人、单位、类型等列，见 docs/sharing.md。需要管理员令牌。同一文件重复导入不会重复记录。',
-    en: 'A CSV exported by a booking system or Excel (UTF-8 or GBK): instrument, start, end, user, organisation, kind... columns, see docs/sharing.md. Needs an admin token. Importing a file again adds nothing twice.',
+    zh: '预约系统或 Excel 导出的 CSV（UTF-8 或 GBK 均可）或 Excel 工作簿（.xlsx，读取第一个有数据的工作表）：仪器编号、开始时间、结束时间、使用人、单位、类型等列，见 docs/sharing.md。需要管理员令牌。同一文件重复导入不会重复记录。',
+    en: 'A CSV exported by a booking system or Excel (UTF-8 or GBK), or an Excel workbook (.xlsx: its first sheet with data): instrument, start, end, user, organisation, kind... columns, see docs/sharing.md. Needs an admin token. Importing a file again adds nothing twice.',
   },
   'bookings.import': { zh: '导入', en: 'Import' },
   'bookings.importing': { zh: '导入中…', en: 'Importing…' },

@@ -22,13 +22,15 @@ function rateCell(rate, cls) {
   return h('td', { class: 'rate' }, h('span', { class: 'rate-track' }, bar), h('span', { class: 'rate-text' }, fmtPercent(rate)));
 }
 
+const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+
 /**
- * The bookings import: a file input, the collector's answer (counts, bad rows by line, notes), and what to do
+ * The bookings import (a CSV file, UTF-8 or GBK, or an Excel workbook): a file input, the collector's answer (counts, bad rows by line, notes), and what to do
  * without an admin token.
  * @param {() => void} onImported called after an import stored something
  */
 function bookingsPanel(onImported) {
-  const input = /** @type {HTMLInputElement} */ (h('input', { type: 'file', id: 'bookings-file', accept: '.csv,text/csv' }));
+  const input = /** @type {HTMLInputElement} */ (h('input', { type: 'file', id: 'bookings-file', accept: `.csv,.xlsx,text/csv,${XLSX}` }));
   const button = /** @type {HTMLButtonElement} */ (h('button', { type: 'submit', class: 'btn', id: 'bookings-submit' }, t('bookings.import')));
   const out = h('div', { id: 'bookings-result', 'aria-live': 'polite' });
   /** @param {any} answer */
@@ -63,7 +65,7 @@ function bookingsPanel(onImported) {
     button.disabled = true;
     out.replaceChildren(h('p', { class: 'muted' }, t('bookings.importing')));
     try {
-      const answer = await postFile('/api/v1/bookings', file, 'text/csv');
+      const answer = await postFile('/api/v1/bookings', file, /\.xlsx$/i.test(file.name) || file.type === XLSX ? XLSX : 'text/csv');
       fill(out,
         h('p', { class: 'ok', id: 'bookings-summary' }, t('bookings.result', { file: file.name, inserted: answer.inserted, duplicates: answer.duplicates, rejected: answer.rejected })),
         problems(answer));
