@@ -37,6 +37,18 @@ describe('decodeCsvBytes', () => {
     expect(decodeCsvBytes(Buffer.from('instrument,start\r\n')).encoding).toBe('utf-8');
   });
 
+  it('keeps a UTF-8 file with a stray bad byte as UTF-8 (the byte unreadable, the rest intact)', () => {
+    const bytes = Buffer.concat([
+      Buffer.from(`${HEADER}\r\nSEM-1,2025/5/6 9:00,2025/5/6 11:30,张伟`, 'utf8'),
+      Buffer.from([0xff]),
+      Buffer.from(',复旦大学,校外,800\r\n', 'utf8'),
+    ]);
+    const d = decodeCsvBytes(bytes);
+    expect(d.encoding).toBe('utf-8');
+    expect(d.text).toContain('张伟\uFFFD,复旦大学');
+    expect(d.text.startsWith(HEADER)).toBe(true);
+  });
+
   it('follows a charset the sender named, and refuses one it cannot read', () => {
     expect(decodeCsvBytes(GBK, 'GBK')).toMatchObject({ encoding: 'gb18030', how: 'named' });
     expect(decodeCsvBytes(GBK, 'gb2312').text.startsWith(HEADER)).toBe(true);

@@ -6,7 +6,8 @@
  * - a `charset` the sender named (HTTP `Content-Type: text/csv; charset=gbk`) is used: UTF-8 and the GB family
  *   (gbk, gb2312, gb18030, cp936, x-gbk); any other is an error (JISHI_ERR_UNSUPPORTED_MEDIA_TYPE), never a guess;
  * - otherwise bytes that are valid UTF-8 are UTF-8 (a BOM is dropped), and any others are read as GB18030, the
- *   superset of GBK and GB2312, so every GBK file decodes the same way.
+ *   superset of GBK and GB2312, so every GBK file decodes the same way; unless the GB18030 reading has more
+ *   unreadable characters than the UTF-8 one (a UTF-8 file with a stray bad byte stays UTF-8, that byte U+FFFD).
  * Bytes that are neither (a Big5 or Shift-JIS file, a binary file) decode to U+FFFD characters, which the bookings
  * parser reports on the line it finds them.
  */
@@ -57,6 +58,19 @@ export function decodeCsvBytes(bytes: Uint8Array, charset?: string): DecodedCsv 
   try {
     return { text: utf8(bytes, true), encoding: 'utf-8', how: 'detected' };
   } catch {
-    return { text: gb18030(bytes), encoding: 'gb18030', how: 'detected' };
+    // Not valid UTF-8. A GBK file read as UTF-8 is unreadable almost everywhere; a UTF-8 file with a stray bad byte
+    // read as GBK is unreadable almost everywhere too: keep the reading with fewer unreadable characters.
+    const asUtf8 = utf8(bytes, false);
+    const asGb = gb18030(bytes);
+    return replacements(asGb) < replacements(asUtf8)
+      ? { text: asGb, encoding: 'gb18030', how: 'detected' }
+      : { text: asUtf8, encoding: 'utf-8', how: 'detected' };
   }
+}
+
+/** U+FFFD characters: the bytes a decoder could not read. */
+function replacements(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\uFFFD'); i !== -1; i = text.indexOf('\uFFFD', i + 1)) n++;
+  return n;
 }
