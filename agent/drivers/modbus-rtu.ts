@@ -39,7 +39,7 @@ import type { ModbusProfile, ModbusRequestOptions } from '../../devices/profile.
 import type { DriverContext, DriverStats, PolledDriver, ReadResult } from './driver.ts';
 import { toDeviceError, type ModbusRequestInfo } from './modbus-errors.ts';
 import { modbusRequestPlan, readPlan, type ModbusRequestPlan } from './modbus-request.ts';
-import type { Lease } from './shared.ts';
+import { DriverConnection } from './shared.ts';
 
 // modbus-serial is CommonJS: the default import is module.exports, whose `default` is the client class.
 export type ModbusRTUClass = (typeof ModbusSerial)['default'];
@@ -285,12 +285,8 @@ export class ModbusRtuDriver implements PolledDriver {
   readonly #transport: ModbusRtuTransport;
   readonly #plan: ModbusRequestPlan;
   readonly #ctx: DriverContext;
-  #port: RtuPort | undefined;
-  #lease: Lease<RtuPort> | undefined;
-  /** The port generation this driver last used, and how many times that changed. */
-  #generation: number | undefined;
-  #reconnects = 0;
-  #closed = false;
+  /** The port (shared through ctx.shared when given) and the reconnects this driver saw. */
+  readonly #conn: DriverConnection<RtuPort>;
 
   /**
    * Validates the options; no I/O.
@@ -302,6 +298,8 @@ export class ModbusRtuDriver implements PolledDriver {
     this.target = formatTransport(options.transport);
     this.#plan = modbusRequestPlan(options.profile, options.request);
     this.#ctx = ctx;
+    const line = options.transport;
+    this.#conn = new DriverConnection(rtuPortKey(line.path), () => new RtuPort(line, { clock: ctx.clock, logger: ctx.logger }), ctx.shared);
   }
 
   async open(): Promise<void> {
@@ -315,7 +313,7 @@ export class ModbusRtuDriver implements PolledDriver {
       this.#plan,
       this.#ctx.clock,
       async (req) => {
-        if (this.#closed) throw this.#closedError();
+        if (this.#conn.closed) throw this.#closedError();
         const { registers, generation } = await port.read(this.#info(req), req, this.#transport.timeoutMs);
         this.#note(generation);
         return registers;
@@ -325,25 +323,17 @@ export class ModbusRtuDriver implements PolledDriver {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    const lease = this.#lease;
-    const port = this.#port;
-    this.#lease = undefined;
-    if (lease) await lease.release();
-    else if (port) await port.close();
+    await this.#conn.close();
   }
 
   stats(): DriverStats {
-    return { connected: !this.#closed && this.#port !== undefined && this.#port.isOpen, reconnects: this.#reconnects };
+    return { connected: this.#conn.connected, reconnects: this.#conn.reconnects };
   }
 
   #note(generation: number): void {
-    if (this.#generation !== undefined && generation !== this.#generation) {
-      this.#reconnects++;
-      this.#ctx.logger.info({ target: this.target, reconnects: this.#reconnects }, 'modbus-rtu reconnected');
+    if (this.#conn.note(generation)) {
+      this.#ctx.logger.info({ target: this.target, reconnects: this.#conn.reconnects }, 'modbus-rtu reconnected');
     }
-    this.#generation = generation;
   }
 
   #info(req?: ReadRequest): ModbusRequestInfo {
@@ -357,25 +347,10 @@ export class ModbusRtuDriver implements PolledDriver {
 
   /** The port: shared through ctx.shared when given, else this driver's own. */
   #acquire(): RtuPort {
-    if (this.#closed) throw this.#closedError();
-    if (this.#port) {
-      this.#checkLine(this.#port);
-      return this.#port;
-    }
-    const { shared, clock, logger } = this.#ctx;
-    const line = this.#transport;
-    if (shared) {
-      this.#lease = shared.acquire(
-        rtuPortKey(line.path),
-        () => new RtuPort(line, { clock, logger }),
-        (port) => port.close(),
-      );
-      this.#port = this.#lease.value;
-    } else {
-      this.#port = new RtuPort(line, { clock, logger });
-    }
-    this.#checkLine(this.#port);
-    return this.#port;
+    if (this.#conn.closed) throw this.#closedError();
+    const port = this.#conn.acquire();
+    this.#checkLine(port);
+    return port;
   }
 
   #checkLine(port: RtuPort): void {

@@ -54,7 +54,7 @@ import type { DriverContext, DriverStats, PolledDriver, ReadResult } from './dri
 import { toDeviceError, type ModbusRequestInfo } from './modbus-errors.ts';
 import { modbusRequestPlan, readPlan, type ModbusRequestPlan } from './modbus-request.ts';
 import { loadModbusSerial, type ModbusRTU } from './modbus-rtu.ts';
-import type { Lease } from './shared.ts';
+import { DriverConnection } from './shared.ts';
 
 // modbus-serial is loaded on the first connection (an agent without Modbus instruments never loads it).
 
@@ -406,18 +406,13 @@ function destroy(client: ModbusRTU): void {
 export class ModbusTcpDriver implements PolledDriver {
   readonly kind = 'polled';
   readonly target: string;
-  readonly #transport: ModbusTcpTransport;
   readonly #plan: ModbusRequestPlan;
   readonly #ctx: DriverContext;
   /** This driver as the gateway sees it. */
   readonly #user: GatewayUser;
   readonly #send: (req: ReadRequest) => Promise<number[]>;
-  #gateway: ModbusTcpGateway | undefined;
-  #lease: Lease<ModbusTcpGateway> | undefined;
-  /** The connection generation this driver last used, and how many times that changed. */
-  #generation: number | undefined;
-  #reconnects = 0;
-  #closed = false;
+  /** The gateway connection (shared through ctx.shared when given) and the reconnects this driver saw. */
+  readonly #conn: DriverConnection<ModbusTcpGateway>;
 
   /**
    * Validates the options; no I/O.
@@ -425,7 +420,6 @@ export class ModbusTcpDriver implements PolledDriver {
    *   wider than maxRegisters.
    */
   constructor(options: ModbusTcpDriverOptions, ctx: DriverContext) {
-    this.#transport = options.transport;
     this.target = formatTransport(options.transport);
     const { maxRegisters, maxGap, oneRequestPerField } = options;
     this.#plan = modbusRequestPlan(options.profile, { maxRegisters, maxGap, oneRequestPerField }, options.request);
@@ -434,11 +428,13 @@ export class ModbusTcpDriver implements PolledDriver {
       target: this.target,
       unit: options.transport.unit,
       timeoutMs: options.transport.timeoutMs,
-      usedConnection: (generation) => this.#note(generation),
+      usedConnection: (generation) => void this.#conn.note(generation),
     };
+    const endpoint = options.transport;
+    this.#conn = new DriverConnection(modbusTcpKey(endpoint), () => new ModbusTcpGateway(endpoint, { clock: ctx.clock, logger: ctx.logger }), ctx.shared);
     this.#send = (req) => {
-      if (this.#closed || this.#gateway === undefined) return Promise.reject(closedError(this.#user));
-      return this.#gateway.read(this.#user, req);
+      const gateway = this.#conn.current;
+      return gateway === undefined ? Promise.reject(closedError(this.#user)) : gateway.read(this.#user, req);
     };
   }
 
@@ -452,40 +448,15 @@ export class ModbusTcpDriver implements PolledDriver {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    const lease = this.#lease;
-    const gateway = this.#gateway;
-    this.#lease = undefined;
-    if (lease) await lease.release();
-    else if (gateway) await gateway.close();
+    await this.#conn.close();
   }
 
   stats(): DriverStats {
-    return { connected: !this.#closed && this.#gateway !== undefined && this.#gateway.isOpen, reconnects: this.#reconnects };
+    return { connected: this.#conn.connected, reconnects: this.#conn.reconnects };
   }
 
-  #note(generation: number): void {
-    if (this.#generation !== undefined && generation !== this.#generation) this.#reconnects++;
-    this.#generation = generation;
-  }
-
-  /** The gateway connection: shared through ctx.shared when given, else this driver's own. */
   #acquire(): ModbusTcpGateway {
-    if (this.#closed) throw closedError(this.#user);
-    if (this.#gateway) return this.#gateway;
-    const { shared, clock, logger } = this.#ctx;
-    const endpoint = this.#transport;
-    if (shared) {
-      this.#lease = shared.acquire(
-        modbusTcpKey(endpoint),
-        () => new ModbusTcpGateway(endpoint, { clock, logger }),
-        (gateway) => gateway.close(),
-      );
-      this.#gateway = this.#lease.value;
-    } else {
-      this.#gateway = new ModbusTcpGateway(endpoint, { clock, logger });
-    }
-    return this.#gateway;
+    if (this.#conn.closed) throw closedError(this.#user);
+    return this.#conn.acquire();
   }
 }

@@ -52,3 +52,74 @@ export class SharedResources {
     return [...this.#items.keys()];
   }
 }
+
+/**
+ * One driver's connection (a Modbus TCP gateway, an RS-485 port): leased from the agent's SharedResources under
+ * `key` when the driver context has them, else the driver's own; with the reconnects the driver saw (the
+ * connection's generation changing between two of its uses).
+ */
+export class DriverConnection<T extends { readonly isOpen: boolean; close(): Promise<void> }> {
+  readonly #key: string;
+  readonly #create: () => T;
+  readonly #shared: SharedResources | undefined;
+  #value: T | undefined;
+  #lease: Lease<T> | undefined;
+  #generation: number | undefined;
+  #reconnects = 0;
+  #closed = false;
+
+  constructor(key: string, create: () => T, shared: SharedResources | undefined) {
+    this.#key = key;
+    this.#create = create;
+    this.#shared = shared;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get reconnects(): number {
+    return this.#reconnects;
+  }
+
+  /** The connection if it was acquired and not closed (no acquiring). */
+  get current(): T | undefined {
+    return this.#closed ? undefined : this.#value;
+  }
+
+  /** The connection, created or leased on first use. Callers check `closed` first (they throw their own error). */
+  acquire(): T {
+    if (this.#value === undefined) {
+      if (this.#shared) {
+        this.#lease = this.#shared.acquire(this.#key, this.#create, (value) => value.close());
+        this.#value = this.#lease.value;
+      } else {
+        this.#value = this.#create();
+      }
+    }
+    return this.#value;
+  }
+
+  /** Records the generation the connection had at a use; true when it changed since the previous one (a reconnect). */
+  note(generation: number): boolean {
+    const changed = this.#generation !== undefined && generation !== this.#generation;
+    if (changed) this.#reconnects++;
+    this.#generation = generation;
+    return changed;
+  }
+
+  get connected(): boolean {
+    return !this.#closed && this.#value !== undefined && this.#value.isOpen;
+  }
+
+  /** Gives a leased connection back (the last holder closes it) or closes the driver's own. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const lease = this.#lease;
+    const value = this.#value;
+    this.#lease = undefined;
+    if (lease) await lease.release();
+    else if (value) await value.close();
+  }
+}
