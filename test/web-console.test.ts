@@ -228,6 +228,13 @@ describe.skipIf(requireOrSkip('chromium', executable(CHROMIUM)))('web console in
     expect(scrollWidth).toBeLessThanOrEqual(1366);
   };
 
+  /** Chooses a bookings file on the year page and sends it; `answer` is what to wait for (success, or a refusal). */
+  const importBookings = async (file: string, answer: string): Promise<void> => {
+    await page.setInputFiles('#bookings-file', file);
+    await page.click('#bookings-submit');
+    await page.waitForSelector(answer);
+  };
+
   /** Answers the console's token prompt. */
   const enterToken = async (token: string): Promise<void> => {
     await page.fill('#token-input', token);
@@ -358,16 +365,12 @@ describe.skipIf(requireOrSkip('chromium', executable(CHROMIUM)))('web console in
     await page.goto(`${base}/#/year/${year}`);
     await page.waitForSelector('#year-table tbody tr');
     // Without a token: the collector answers 401 and the panel says what is needed, keeping the page.
-    await page.setInputFiles('#bookings-file', file);
-    await page.click('#bookings-submit');
-    await page.waitForSelector('#bookings-token');
+    await importBookings(file, '#bookings-token');
     expect(await page.textContent('#bookings-summary')).toMatch(/^Importing needs an admin token: /);
     await page.click('#bookings-token');
     await enterToken(ADMIN_TOKEN);
     await page.waitForSelector('#year-table tbody tr');
-    await page.setInputFiles('#bookings-file', file);
-    await page.click('#bookings-submit');
-    await page.waitForSelector('#bookings-summary.ok');
+    await importBookings(file, '#bookings-summary.ok');
     expect(await page.textContent('#bookings-summary')).toBe('预约记录.csv: 1 imported, 0 already there, 1 bad row(s) left out.');
     expect(await page.textContent('#bookings-errors tr[data-line="3"]')).toContain('NOPE-1');
     expect(await page.textContent('#bookings-warnings')).toContain('GB18030');
@@ -417,9 +420,7 @@ describe.skipIf(requireOrSkip('chromium', executable(CHROMIUM)))('web console in
     await page.evaluate((token) => (globalThis as unknown as { localStorage: { setItem(k: string, v: string): void } }).localStorage.setItem('jishi.token', token), ADMIN_TOKEN);
     await page.reload();
     await page.waitForSelector('#year-table tbody tr');
-    await page.setInputFiles('#bookings-file', file);
-    await page.click('#bookings-submit');
-    await page.waitForSelector('#bookings-summary.ok');
+    await importBookings(file, '#bookings-summary.ok');
     expect(await page.textContent('#bookings-summary')).toBe('bookings-2025.xlsx: 2 imported, 0 already there, 1 bad row(s) left out.');
     expect(await page.textContent('#bookings-errors tr[data-line="5"]')).toContain('NOPE-9');
     expect(await page.textContent('#bookings-warnings')).toContain('read sheet "预约记录" of the workbook');
