@@ -46,41 +46,19 @@ interface InstrumentRow {
 /** The reading columns in name order: readings objects list their fields in this order (the line protocol's). */
 const COLUMNS_BY_NAME = [...READING_COLUMNS].sort();
 
-const READING_SELECT = `r.id, r.instrument_id, r.agent_id, r.ts, ${COLUMNS_BY_NAME.map((c) => `r.${c}`).join(', ')},
-  r.extra, r.status, r.error, r.received_at`;
-
-function readingsOf(row: ReadingRow): Readings {
-  const readings: Readings = {};
-  for (const c of COLUMNS_BY_NAME) {
-    const v = row[c];
-    if (typeof v === 'number') readings[c] = v;
-  }
-  if (row.extra !== null) Object.assign(readings, JSON.parse(row.extra) as Readings);
-  return readings;
-}
-
-function storedReading(row: ReadingRow): StoredReading {
-  return {
-    id: row.id,
-    instrument_id: row.instrument_id,
-    agent_id: row.agent_id,
-    ts: row.ts,
-    readings: readingsOf(row),
-    ...(row.status !== null ? { status: row.status } : {}),
-    ...(row.error !== null ? { error: row.error } : {}),
-    received_at: row.received_at,
-  };
-}
+/** The columns of a stored reading as READING_SELECT reads them, in that order. */
+const READING_FIELDS = ['id', 'instrument_id', 'agent_id', 'ts', ...COLUMNS_BY_NAME, 'extra', 'status', 'error', 'received_at'] as const;
+const READING_SELECT = READING_FIELDS.map((c) => `r.${c}`).join(', ');
 
 /** Positions in a raw (array) row of READING_SELECT. */
 const RAW_FIRST_COLUMN = 4;
 const RAW_EXTRA = RAW_FIRST_COLUMN + COLUMNS_BY_NAME.length;
 
 /**
- * storedReading of a raw row of READING_SELECT: what the forwarder reads, thousands at a time (an array per row
- * and no intermediate object cost about half as much as row objects).
+ * A StoredReading from the values of READING_SELECT, in order: what the forwarder reads, thousands at a time, as raw
+ * rows (an array per row and no intermediate object cost about half as much as row objects).
  */
-function storedReadingOfRaw(a: unknown[]): StoredReading {
+function storedReadingOf(a: readonly unknown[]): StoredReading {
   const readings: Readings = {};
   for (let i = 0; i < COLUMNS_BY_NAME.length; i++) {
     const v = a[RAW_FIRST_COLUMN + i];
@@ -95,6 +73,9 @@ function storedReadingOfRaw(a: unknown[]): StoredReading {
   if (error !== null) r.error = error;
   return r;
 }
+
+/** storedReadingOf a row object with READING_SELECT's columns (the instruments list's join). */
+const storedReading = (row: ReadingRow): StoredReading => storedReadingOf(READING_FIELDS.map((c) => row[c]));
 
 /** Column index of each READING_COLUMNS field in the insert's parameter list (after instrument_id, agent_id, ts). */
 const COLUMN_INDEX: ReadonlyMap<string, number> = new Map(READING_COLUMNS.map((c, i) => [c, 3 + i]));
@@ -324,7 +305,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     instrumentAgent: (instrumentId) =>
       guarded('instrumentAgent', () => st.instrumentAgent.get(instrumentId) as string | null | undefined),
     readingsAfter: (cursor, limit) =>
-      guarded('readingsAfter', () => (st.readingsAfter.all(cursor, limit) as unknown[][]).map(storedReadingOfRaw)),
+      guarded('readingsAfter', () => (st.readingsAfter.all(cursor, limit) as unknown[][]).map(storedReadingOf)),
     getCursor: (name) => guarded('getCursor', () => (st.getCursor.get(name) as number | undefined) ?? 0),
     setCursor: (name, value) => guarded('setCursor', () => void st.setCursor.run(name, value)),
     pendingCount: (cursorName) => guarded('pendingCount', () => st.pending.get(cursorName) as number),
