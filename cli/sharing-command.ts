@@ -9,8 +9,8 @@ import { systemClock } from '../common/clock.ts';
 import { syncRegistryFromConfig } from '../collector/sharing/registry.ts';
 import { buildAnnualReport, isReportYear } from '../collector/sharing/annual.ts';
 import { formatBookingErrors, parseBookingsCsv } from '../collector/sharing/bookings-csv.ts';
-import { looksLikeXlsx, xlsxBookingsText } from '../collector/sharing/bookings-xlsx.ts';
-import { decodeCsvBytes, GBK_NOTE } from '../collector/sharing/csv-decode.ts';
+import { bookingsFileText } from '../collector/sharing/bookings-file.ts';
+import { looksLikeXlsx } from '../collector/sharing/bookings-xlsx.ts';
 import { annualCsv } from '../collector/sharing/export-csv.ts';
 import { annualSummaryHtml } from '../collector/sharing/summary-html.ts';
 import type { AnnualReport, Booking } from '../collector/sharing/types.ts';
@@ -114,9 +114,7 @@ function alreadyStored(store: OpenedStore['store'], bookings: readonly Booking[]
 export async function runBookingsImport(file: string, opts: ImportOptions, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
   const bytes = await readFile(file);
   // An Excel workbook (.xlsx) is read as the CSV text of its first sheet with data; anything else is a CSV file.
-  const workbook = looksLikeXlsx(bytes) ? await xlsxBookingsText(bytes) : undefined;
-  const decoded = workbook === undefined ? decodeCsvBytes(bytes) : undefined;
-  const text = workbook?.text ?? decoded!.text;
+  const { text, notes } = await bookingsFileText(bytes, { xlsx: looksLikeXlsx(bytes) });
   const opened = await openCollectorStore(opts);
   const release = acquireLock(opened.config.dataDir, 'jishi bookings import');
   try {
@@ -127,8 +125,7 @@ export async function runBookingsImport(file: string, opts: ImportOptions, out: 
       ...opened.store.instrumentIds(),
     ]);
     const name = basename(file);
-    if (workbook !== undefined) out.write(`${name}: read sheet ${JSON.stringify(workbook.sheet)} of the workbook\n`);
-    if (decoded?.encoding === 'gb18030') out.write(`${name}: ${GBK_NOTE}\n`);
+    for (const note of notes) out.write(`${name}: ${note.message}\n`);
     const parsed = parseBookingsCsv(text, { file: name, timeZone: opened.config.timeZone, knownInstruments: known, now });
     if (parsed.errors.length > 0) err.write(`${formatBookingErrors(name, parsed.errors)}\n`);
     if (opts.strict && parsed.errors.length > 0) {

@@ -22,8 +22,9 @@ import { addDays, dayStart, localDay } from '../engine/time-zone.ts';
 import { isValidDay } from '../engine/calendar.ts';
 import { buildAnnualReport, isReportYear } from '../sharing/annual.ts';
 import { formatBookingErrors, parseBookingsCsv } from '../sharing/bookings-csv.ts';
-import { XLSX_CONTENT_TYPE, xlsxBookingsText } from '../sharing/bookings-xlsx.ts';
-import { charsetOf, decodeCsvBytes, GBK_NOTE } from '../sharing/csv-decode.ts';
+import { bookingsFileText } from '../sharing/bookings-file.ts';
+import { XLSX_CONTENT_TYPE } from '../sharing/bookings-xlsx.ts';
+import { charsetOf } from '../sharing/csv-decode.ts';
 import { annualCsv } from '../sharing/export-csv.ts';
 import { API_FIELDS, annualOf, assetOf } from '../sharing/registry.ts';
 import { annualSummaryHtml } from '../sharing/summary-html.ts';
@@ -224,16 +225,10 @@ export function registerSharingRoutes(app: CollectorApp, o: SharingRouteOptions)
       const xlsx = type === XLSX_CONTENT_TYPE;
       const file = fileNameHeader(request.headers['x-file-name']) ?? (xlsx ? 'upload.xlsx' : 'upload.csv');
       const body = Buffer.isBuffer(request.body) ? request.body : Buffer.from(String(request.body ?? ''), 'utf8');
-      // A workbook is read as the CSV text of its first sheet with data (bookings-xlsx.ts); a CSV file is decoded.
-      const workbook = xlsx ? await xlsxBookingsText(body) : undefined;
-      const decoded = workbook === undefined ? decodeCsvBytes(body, charsetOf(request.headers['content-type'])) : undefined;
-      const parsed = parseBookingsCsv(workbook?.text ?? decoded!.text, { file, timeZone: tz, knownInstruments: known, now });
+      const { text, notes } = await bookingsFileText(body, { xlsx, charset: charsetOf(request.headers['content-type']) });
+      const parsed = parseBookingsCsv(text, { file, timeZone: tz, knownInstruments: known, now });
       good = parsed.bookings.map(({ line, ...b }) => ({ ...b, source: `${file}:${line}` }));
       errors = parsed.errors;
-      const notes = [
-        ...(workbook !== undefined ? [{ message: `read sheet ${JSON.stringify(workbook.sheet)} of the workbook` }] : []),
-        ...(decoded?.encoding === 'gb18030' && decoded.how === 'detected' ? [{ line: 1, message: GBK_NOTE }] : []),
-      ];
       warnings = [...notes, ...parsed.warnings];
       if (errors.length > 0) request.log.warn({ admin, file, bad: errors.length }, formatBookingErrors(file, parsed.errors));
     } else {
